@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { isTransientDatabaseError } from './database-errors.js';
+
+describe('isTransientDatabaseError', () => {
+  it.each([
+    ['connection refused', { code: 'ECONNREFUSED' }, true],
+    ['deadlock', { code: '40P01' }, true],
+    ['admin shutdown', { code: '57P01' }, true],
+    ['too many connections', { code: '53300' }, true],
+    ['no code at all', new Error('timeout exceeded when trying to connect'), true],
+    ['check violation', { code: '23514' }, false],
+    ['value too long', { code: '22001' }, false],
+    ['undefined column', { code: '42703' }, false],
+  ])('%s → %s', (_name, error, transient) => {
+    expect(isTransientDatabaseError(error)).toBe(transient);
+  });
+});

@@ -1,0 +1,12 @@
+/**
+ * Whether a database error can pass by itself (connection lost, deadlock, server restarting)
+ * and so deserves a retry, or says something about the data that no retry will change.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return true; // socket errors, timeouts, pool exhaustion
+  if (/^[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+  // SQLSTATE classes: 08 connection, 40 rollback (deadlock, serialization), 53 resources,
+  // 57 operator intervention (shutdown), 58 system error.
+  return ['08', '40', '53', '57', '58'].includes(code.slice(0, 2));
+}
