@@ -1,0 +1,23 @@
+import type { DataSourceOptions } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { InboxMessageEntity } from '../orders/entities/inbox-message.entity.js';
+import { OrderEventEntity } from '../orders/entities/order-event.entity.js';
+import { OrderEntity } from '../orders/entities/order.entity.js';
+import { InitialSchema1732400000000 } from './migrations/1732400000000-initial-schema.js';
+
+export const ENTITIES = [OrderEntity, OrderEventEntity, InboxMessageEntity];
+export const MIGRATIONS = [InitialSchema1732400000000];
+
+export function dataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>, poolMax = config.databasePoolMax): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: config.databaseUrl,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    // The pool is the whole point of this service's design: small and bounded.
+    extra: { max: poolMax, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, application_name: 'ordersync' },
+  };
+}

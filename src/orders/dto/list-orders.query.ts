@@ -1,0 +1,35 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { ORDER_STATUSES, type OrderStatus } from '../entities/order.entity.js';
+
+export class ListOrdersQuery {
+  @IsOptional()
+  @IsIn(ORDER_STATUSES)
+  status?: OrderStatus;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  supplierOrderId?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  supplierStatus?: string;
+
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  updatedSince?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000)
+  limit?: number;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  cursor?: string;
+}

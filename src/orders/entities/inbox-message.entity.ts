@@ -1,0 +1,29 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** Every webhook message the orders module has applied or ignored, once per source and id. */
+@Entity('inbox_messages')
+export class InboxMessageEntity {
+  @PrimaryColumn({ type: 'text' })
+  source: string;
+
+  @PrimaryColumn({ name: 'message_id', type: 'text' })
+  messageId: string;
+
+  @Column({ type: 'text' })
+  topic: string;
+
+  @Column({ type: 'text' })
+  body: string;
+
+  @Column({ name: 'received_at', type: 'timestamptz' })
+  receivedAt: Date;
+
+  @Column({ name: 'applied_at', type: 'timestamptz' })
+  appliedAt: Date;
+
+  @Column({ type: 'text' })
+  outcome: 'applied' | 'ignored';
+
+  @Column({ type: 'text', nullable: true })
+  reason: string | null;
+}

@@ -1,0 +1,93 @@
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { isTransientDatabaseError } from '../common/database-errors.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
+import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, type ApplyMessageJob, type DeadLetterJob } from '../queues/order-events.queue.js';
+import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.js';
+
+/**
+ * Applies queued webhook messages. BullMQ hands jobs over one by one (with high concurrency);
+ * the batcher turns them into one transaction per batch. A batch that fails is retried job by
+ * job, so one bad message cannot hold the others back.
+ */
+@Processor(ORDER_EVENTS_QUEUE)
+export class OrderEventsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(OrderEventsProcessor.name);
+  private readonly batcher: MicroBatcher<ApplyMessageJob, ApplyOutcome>;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly applier: OrderMessageApplier,
+    @InjectQueue(ORDER_EVENTS_DLQ) private readonly deadLetters: Queue<DeadLetterJob<ApplyMessageJob>>,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super();
+    this.batcher = new MicroBatcher((jobs) => this.applyBatch(jobs), config.applyBatchSize, config.applyBatchWindowMs);
+    this.concurrency = config.applyBatchSize * 2;
+  }
+
+  onApplicationBootstrap(): void {
+    // Enough jobs in hand to fill one batch while the previous one is written.
+    this.worker.concurrency = this.concurrency;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.batcher.drain();
+  }
+
+  async process(job: Job<ApplyMessageJob>): Promise<ApplyOutcome> {
+    try {
+      return await this.batcher.add(job.data);
+    } catch (error) {
+      const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      this.logger.warn(
+        { source: job.data.source, messageId: job.data.messageId, attempt: job.attemptsMade + 1, final, err: (error as Error).message },
+        'message not applied',
+      );
+      if (final) await this.deadLetter(job, error as Error);
+      throw error;
+    }
+  }
+
+  private async applyBatch(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<ApplyOutcome>[]> {
+    try {
+      const outcomes = await this.applier.apply(jobs);
+      return outcomes.map((value) => ({ status: 'fulfilled', value }));
+    } catch (batchError) {
+      // A database that is away fails every message alike: retry them all later.
+      if (jobs.length === 1 || isTransientDatabaseError(batchError)) throw classify(batchError);
+      // A data error belongs to one message: apply each on its own so the good ones still land.
+      const outcomes: PromiseSettledResult<ApplyOutcome>[] = [];
+      for (const job of jobs) {
+        try {
+          outcomes.push({ status: 'fulfilled', value: (await this.applier.apply([job]))[0] as ApplyOutcome });
+        } catch (error) {
+          outcomes.push({ status: 'rejected', reason: classify(error) });
+        }
+      }
+      return outcomes;
+    }
+  }
+
+  private async deadLetter(job: Job<ApplyMessageJob>, error: Error): Promise<void> {
+    const deadLetter: DeadLetterJob<ApplyMessageJob> = {
+      queue: ORDER_EVENTS_QUEUE,
+      jobId: job.id as string,
+      name: job.name,
+      data: job.data,
+      attemptsMade: job.attemptsMade + 1,
+      failedReason: error.message,
+      failedAt: new Date().toISOString(),
+    };
+    await this.deadLetters.add(job.name, deadLetter, { jobId: job.id });
+  }
+}
+
+/** Data errors will fail again: stop retrying them. */
+function classify(error: unknown): Error {
+  if (isTransientDatabaseError(error)) return error as Error;
+  return new UnrecoverableError(`cannot apply message: ${(error as Error).message}`);
+}

@@ -1,0 +1,78 @@
+/** The order as clients read it (the contract's shape). */
+export interface OrderView {
+  id: string;
+  status: string;
+  payload: Record<string, unknown> | null;
+  supplierOrderId: string | null;
+  supplierStatus: string | null;
+  supplierStatusAt: string | null;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Columns every order read selects; `cursor_ts` keeps created_at's microseconds for keyset paging. */
+export const ORDER_COLUMNS = `id, status, payload, supplier_order_id, supplier_status, supplier_status_at, attempts, last_error,
+  created_at, updated_at, created_at::text AS cursor_ts`;
+
+export interface OrderRow {
+  id: string;
+  status: string;
+  payload: Record<string, unknown> | null;
+  supplier_order_id: string | null;
+  supplier_status: string | null;
+  supplier_status_at: Date | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  cursor_ts: string;
+}
+
+export function toOrderView(row: OrderRow): OrderView {
+  return {
+    id: row.id,
+    status: row.status,
+    payload: row.payload,
+    supplierOrderId: row.supplier_order_id,
+    supplierStatus: row.supplier_status,
+    supplierStatusAt: row.supplier_status_at ? row.supplier_status_at.toISOString() : null,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export interface OrderEventView {
+  id: string;
+  kind: string;
+  source: string | null;
+  messageId: string | null;
+  topic: string | null;
+  supplierStatus: string | null;
+  occurredAt: string | null;
+  fromStatus: string | null;
+  toStatus: string | null;
+  outcome: string;
+  reason: string | null;
+  recordedAt: string;
+}
+
+/** Opaque keyset cursor: the last row's (created_at, id). */
+export function encodeCursor(row: Pick<OrderRow, 'cursor_ts' | 'id'>): string {
+  return Buffer.from(JSON.stringify([row.cursor_ts, row.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; id: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // fall through: not a cursor we made
+  }
+  return null;
+}
