@@ -1,0 +1,71 @@
+import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
+import { logQueueErrors } from '../queues/queue-error-log.js';
+import { APPLY_MESSAGE_JOB, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../queues/order-events.queue.js';
+
+/**
+ * Puts verified messages on the order-events queue and resolves once Redis has them.
+ * Its connection fails fast (no offline queue) so that a webhook answers 503 at once when
+ * Redis is away, instead of hanging or answering 2xx for a message that is only in memory.
+ * Messages arriving together go to Redis in one round trip.
+ */
+@Injectable()
+export class OrderEventsPublisher implements OnApplicationShutdown {
+  private readonly logger = new Logger(OrderEventsPublisher.name);
+  private readonly connection: Redis;
+  private readonly queue: Queue<ApplyMessageJob>;
+  private readonly batcher: MicroBatcher<ApplyMessageJob, void>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.connection = new Redis(config.redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    });
+    logQueueErrors({ name: 'order-events publisher connection', on: (event, listener) => this.connection.on(event, listener) }, this.logger);
+    this.queue = new Queue<ApplyMessageJob>(ORDER_EVENTS_QUEUE, {
+      connection: this.connection,
+      prefix: config.queuePrefix,
+      defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS,
+    });
+    logQueueErrors(this.queue, this.logger);
+    this.batcher = new MicroBatcher((jobs) => this.addAll(jobs), 500, 0);
+  }
+
+  async publish(job: ApplyMessageJob): Promise<void> {
+    if (this.connection.status !== 'ready') {
+      // BullMQ would wait for the connection; 1688 is better served by a quick 503 and a re-send.
+      throw new ServiceUnavailableException('the message could not be queued durably (Redis is unreachable); send it again later');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not accept the message within ${this.config.enqueueTimeoutMs} ms`)), this.config.enqueueTimeoutMs);
+    });
+    try {
+      await Promise.race([this.batcher.add(job), timeout]);
+    } catch (error) {
+      this.logger.warn({ msg: 'message not queued', source: job.source, messageId: job.messageId, err: (error as Error).message });
+      throw new ServiceUnavailableException('the message could not be queued durably; send it again later');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Messages in hand get the time a request would have given them.
+    await Promise.race([this.batcher.drain(), new Promise((resolve) => setTimeout(resolve, this.config.enqueueTimeoutMs))]);
+    // Disconnect first: while Redis is unreachable, closing the queue would wait for a
+    // connection that never comes.
+    this.connection.disconnect();
+    await this.queue.close();
+  }
+
+  private async addAll(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<void>[]> {
+    await this.queue.addBulk(jobs.map((data) => ({ name: APPLY_MESSAGE_JOB, data, opts: { jobId: orderEventJobId(data.source, data.messageId) } })));
+    return jobs.map(() => ({ status: 'fulfilled', value: undefined }));
+  }
+}
