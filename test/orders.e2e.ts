@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api } from './support/http.js';
+import { startTestService, type TestService } from './support/service.js';
+
+let t: TestService;
+
+beforeAll(async () => {
+  t = await startTestService('orders');
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('POST /orders', () => {
+  it('creates (201), answers the same order again (200), and refuses another payload (409)', async () => {
+    const first = await api(t.baseUrl, 'POST', '/orders', { id: 'A-1001', payload: { sku: 'x', qty: 2 } });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ id: 'A-1001', status: 'PENDING', payload: { sku: 'x', qty: 2 }, attempts: 0, lastError: null, supplierOrderId: null });
+
+    const again = await api(t.baseUrl, 'POST', '/orders', { id: 'A-1001', payload: { qty: 2, sku: 'x' } });
+    expect(again.status).toBe(200);
+    expect(again.body.createdAt).toBe(first.body.createdAt);
+
+    const other = await api(t.baseUrl, 'POST', '/orders', { id: 'A-1001', payload: { sku: 'y' } });
+    expect(other.status).toBe(409);
+    expect(other.body.message).toMatch(/different payload/);
+
+    const events = await api(t.baseUrl, 'GET', '/orders/A-1001/events');
+    expect(events.body.items).toEqual([expect.objectContaining({ kind: 'status_change', toStatus: 'PENDING', outcome: 'applied' })]);
+  });
+
+  it.each([
+    ['no id', { payload: {} }],
+    ['an empty id', { id: '', payload: {} }],
+    ['an id of 129 characters', { id: 'x'.repeat(129), payload: {} }],
+    ['a numeric id', { id: 5, payload: {} }],
+    ['no payload', { id: 'B-1' }],
+    ['a payload that is an array', { id: 'B-2', payload: [1] }],
+    ['a payload that is a string', { id: 'B-3', payload: 'x' }],
+  ])('answers 400 to %s', async (_name, body) => {
+    const answer = await api(t.baseUrl, 'POST', '/orders', body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toBeDefined();
+  });
+
+  it('answers 413 to a payload over 64 KiB, and 400 to a body that is not JSON', async () => {
+    expect((await api(t.baseUrl, 'POST', '/orders', { id: 'B-4', payload: { blob: 'x'.repeat(70_000) } })).status).toBe(413);
+    expect((await api(t.baseUrl, 'POST', '/orders', '{"id":')).status).toBe(400);
+  });
+
+  it('keeps SQL and unicode ids as data', async () => {
+    const id = "订单'); DROP TABLE orders;--🚀";
+    expect((await api(t.baseUrl, 'POST', '/orders', { id, payload: { note: "'; --" } })).status).toBe(201);
+    const read = await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}`);
+    expect(read.body).toMatchObject({ id, payload: { note: "'; --" } });
+  });
+});
+
+describe('POST /orders/batch', () => {
+  it('creates up to 1,000 orders at once with an outcome for each', async () => {
+    const orders = Array.from({ length: 1_000 }, (_, i) => ({ id: `batch-${i}`, payload: { i } }));
+    const first = await api(t.baseUrl, 'POST', '/orders/batch', { orders });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ created: 1_000, existing: 0, conflicts: 0 });
+
+    const second = await api(t.baseUrl, 'POST', '/orders/batch', { orders: [{ id: 'batch-0', payload: { i: 0 } }, { id: 'batch-1', payload: { i: 'other' } }, { id: 'batch-new', payload: {} }] });
+    expect(second.body).toMatchObject({ created: 1, existing: 1, conflicts: 1 });
+    expect(second.body.results.map((r: { outcome: string }) => r.outcome)).toEqual(['existing', 'conflict', 'created']);
+  });
+
+  it('refuses more than 1,000 orders, and the same id twice in one request', async () => {
+    const orders = Array.from({ length: 1_001 }, (_, i) => ({ id: `too-many-${i}`, payload: {} }));
+    expect((await api(t.baseUrl, 'POST', '/orders/batch', { orders })).status).toBe(400);
+    const twice = await api(t.baseUrl, 'POST', '/orders/batch', { orders: [{ id: 'dup', payload: {} }, { id: 'dup', payload: {} }] });
+    expect(twice.status).toBe(400);
+    expect(twice.body.message).toMatch(/more than once/);
+  });
+});
+
+describe('GET /orders', () => {
+  it('pages through every order once, without gaps or repeats, while orders are being added', async () => {
+    const { rows } = await t.db.query('SELECT id FROM orders');
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let added = 0;
+    do {
+      const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await api(
+        t.baseUrl,
+        'GET',
+        `/orders?limit=37${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((o) => o.id));
+      cursor = page.body.nextCursor;
+      // New orders sort after every existing one: they must appear once, at the end.
+      if (added < 3) await api(t.baseUrl, 'POST', '/orders', { id: `during-paging-${added++}`, payload: {} });
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.length).toBe(rows.length + added);
+  });
+
+  it('filters by status, supplier status, supplier order id and update time', async () => {
+    await t.db.query(`UPDATE orders SET supplier_order_id = 'SUP-1', supplier_status = 'waitbuyerpay' WHERE id = 'batch-5'`);
+    expect((await api(t.baseUrl, 'GET', '/orders?supplierOrderId=SUP-1')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
+    expect((await api(t.baseUrl, 'GET', '/orders?supplierStatus=waitbuyerpay')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
+    const pending = await api(t.baseUrl, 'GET', '/orders?status=PENDING&limit=5');
+    expect(pending.body.items.every((o: { status: string }) => o.status === 'PENDING')).toBe(true);
+    const future = await api(t.baseUrl, 'GET', `/orders?updatedSince=${new Date(Date.now() + 60_000).toISOString()}`);
+    expect(future.body).toEqual({ items: [], nextCursor: null });
+  });
+
+  it.each([
+    ['an unknown status', 'status=SHIPPED'],
+    ['a limit of 0', 'limit=0'],
+    ['a limit of 1001', 'limit=1001'],
+    ['a limit that is not a number', 'limit=ten'],
+    ['a forged cursor', 'cursor=bm90LWEtY3Vyc29y'],
+    ['a bad updatedSince', 'updatedSince=yesterday'],
+  ])('answers 400 to %s', async (_name, query) => {
+    expect((await api(t.baseUrl, 'GET', `/orders?${query}`)).status).toBe(400);
+  });
+
+  it('answers 404 for an unknown order and its events', async () => {
+    expect((await api(t.baseUrl, 'GET', '/orders/nope')).status).toBe(404);
+    expect((await api(t.baseUrl, 'GET', '/orders/nope/events')).status).toBe(404);
+  });
+});
+
+describe('API keys', () => {
+  it.each([
+    ['GET', '/orders'],
+    ['GET', '/orders/A-1001'],
+    ['GET', '/orders/A-1001/events'],
+    ['POST', '/orders'],
+    ['POST', '/orders/batch'],
+  ])('%s %s answers 401 without a key or with a wrong one', async (method, path) => {
+    const body = method === 'POST' ? {} : undefined;
+    const without = await api(t.baseUrl, method, path, body, null);
+    expect(without.status).toBe(401);
+    expect(without.body.message).toMatch(/Bearer/);
+    expect((await api(t.baseUrl, method, path, body, 'wrong-key')).status).toBe(401);
+  });
+
+  it('accepts any key of API_KEYS', async () => {
+    expect((await api(t.baseUrl, 'GET', '/orders?limit=1', undefined, 'second-key')).status).toBe(200);
+  });
+});

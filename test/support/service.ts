@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { startService, type RunningService } from '../../src/bootstrap.js';
+
+export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const API_KEY = 'test-api-key';
+export const APP_SECRET = 'test123';
+export const WEBHOOK_SECRET = 'test-webhook-secret';
+
+/** A database name and queue prefix of its own, so runs and files never see each other's data. */
+export function isolatedNames(label: string): { databaseUrl: string; databaseName: string; queuePrefix: string } {
+  const suffix = `${label}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
+  const databaseName = `ordersync_test_${suffix}`;
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${databaseName}`;
+  return { databaseUrl: url.toString(), databaseName, queuePrefix: `ostest-${suffix}` };
+}
+
+export function testConfig(names: ReturnType<typeof isolatedNames>, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({
+    PORT: '0',
+    DATABASE_URL: names.databaseUrl,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: names.queuePrefix,
+    ALIBABA_APP_KEY: 'test-app-key',
+    ALIBABA_APP_SECRET: APP_SECRET,
+    WEBHOOK_SECRET,
+    API_KEYS: `${API_KEY},second-key`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    APPLY_BATCH_WINDOW_MS: '10',
+    ...env,
+  }).config;
+}
+
+export interface TestService {
+  baseUrl: string;
+  config: AppConfig;
+  service: RunningService;
+  db: pg.Pool;
+  redis: Redis;
+  stop(): Promise<void>;
+}
+
+/** Starts the service in this process against real Postgres and Redis, on a fresh database and prefix. */
+export async function startTestService(label: string, env: Record<string, string> = {}): Promise<TestService> {
+  const names = isolatedNames(label);
+  const config = testConfig(names, env);
+  const service = await startService(config);
+  const db = new pg.Pool({ connectionString: names.databaseUrl, max: 2 });
+  const redis = new Redis(TEST_REDIS_URL);
+  return {
+    baseUrl: `http://127.0.0.1:${service.port}`,
+    config,
+    service,
+    db,
+    redis,
+    async stop() {
+      await service.close();
+      await db.end();
+      await deleteKeys(redis, `${names.queuePrefix}:*`);
+      redis.disconnect();
+      await dropDatabase(names.databaseName);
+    },
+  };
+}
+
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
