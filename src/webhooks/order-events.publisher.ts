@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
@@ -14,7 +14,7 @@ import { APPLY_MESSAGE_JOB, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE, orderE
  * Messages arriving together go to Redis in one round trip.
  */
 @Injectable()
-export class OrderEventsPublisher implements OnApplicationShutdown {
+export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsPublisher.name);
   private readonly connection: Redis;
   private readonly queue: Queue<ApplyMessageJob>;
@@ -36,9 +36,18 @@ export class OrderEventsPublisher implements OnApplicationShutdown {
     this.batcher = new MicroBatcher((jobs) => this.addAll(jobs), 500, 0);
   }
 
+  /** Starts serving with a connected queue when Redis is there; without it, starts anyway and answers 503. */
+  async onModuleInit(): Promise<void> {
+    if (!(await this.connectedWithin(this.config.enqueueTimeoutMs * 2))) {
+      this.logger.warn({ msg: 'Redis not reachable at start; webhooks answer 503 until it is' });
+    }
+  }
+
   async publish(job: ApplyMessageJob): Promise<void> {
-    if (this.connection.status !== 'ready') {
-      // BullMQ would wait for the connection; 1688 is better served by a quick 503 and a re-send.
+    // A first connection still being made is worth a short wait; a lost one is not: BullMQ
+    // would wait for it, and 1688 is better served by a quick 503 and a re-send.
+    const firstConnect = this.connection.status === 'connecting' || this.connection.status === 'connect' || this.connection.status === 'wait';
+    if (this.connection.status !== 'ready' && !(firstConnect && (await this.connectedWithin(this.config.enqueueTimeoutMs)))) {
       throw new ServiceUnavailableException('the message could not be queued durably (Redis is unreachable); send it again later');
     }
     let timer: NodeJS.Timeout | undefined;
@@ -62,6 +71,20 @@ export class OrderEventsPublisher implements OnApplicationShutdown {
     // connection that never comes.
     this.connection.disconnect();
     await this.queue.close();
+  }
+
+  private connectedWithin(ms: number): Promise<boolean> {
+    if (this.connection.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        this.connection.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.connection.once('ready', onReady);
+    });
   }
 
   private async addAll(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<void>[]> {
