@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source-options.js';
+import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { QueuesModule } from './queues/queues.module.js';
@@ -20,6 +21,7 @@ export class AppModule {
         TypeOrmModule.forRoot(dataSourceOptions(config)),
         QueuesModule,
         OrdersModule.forRoot({ runWorkers }),
+        DispatchModule.forRoot(config, { serveHttp, runWorkers }),
         ...(serveHttp ? [WebhooksModule, HealthModule] : []),
       ],
     };

@@ -5,7 +5,8 @@ import { startTestService, type TestService } from './support/service.js';
 let t: TestService;
 
 beforeAll(async () => {
-  t = await startTestService('orders');
+  // Orders stay PENDING here: dispatch has its own tests.
+  t = await startTestService('orders', { DISPATCH_ENABLED: 'false' });
 });
 afterAll(async () => {
   await t?.stop();
@@ -104,7 +105,9 @@ describe('GET /orders', () => {
     expect((await api(t.baseUrl, 'GET', '/orders?supplierOrderId=SUP-1')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
     expect((await api(t.baseUrl, 'GET', '/orders?supplierStatus=waitbuyerpay')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
     const pending = await api(t.baseUrl, 'GET', '/orders?status=PENDING&limit=5');
+    expect(pending.body.items).toHaveLength(5);
     expect(pending.body.items.every((o: { status: string }) => o.status === 'PENDING')).toBe(true);
+    expect((await api(t.baseUrl, 'GET', '/orders?status=COMPLETED')).body.items).toEqual([]);
     const future = await api(t.baseUrl, 'GET', `/orders?updatedSince=${new Date(Date.now() + 60_000).toISOString()}`);
     expect(future.body).toEqual({ items: [], nextCursor: null });
   });

@@ -24,6 +24,18 @@ export interface AppConfig {
   externalApiTimeoutMs: number;
   dispatchCron: string;
   dispatchMaxAttempts: number;
+  /** Off: no order is claimed for dispatch (the external API is away for maintenance, say). */
+  dispatchEnabled: boolean;
+  /** External calls in flight per worker process (the rate limit still caps the total). */
+  dispatchConcurrency: number;
+  /** Orders claimed per statement. */
+  dispatchClaimBatch: number;
+  /** How long a claimed order may stay PROCESSING without its job before recovery re-sends it. */
+  dispatchLeaseMs: number;
+  /** How often expired leases are looked for (one schedule for the fleet). */
+  dispatchRecoveryIntervalMs: number;
+  /** How long a dead worker holds a job before another takes it over (BullMQ lock). */
+  dispatchLockMs: number;
   backlogReadyThreshold: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
@@ -87,6 +99,14 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     }
     return value;
   };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (!raw) return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    errors.push(`${name} must be true or false, got "${env[name]}"`);
+    return fallback;
+  };
   const url = (name: string, fallback: string, protocols: string[]): string => {
     const value = text(name, fallback);
     try {
@@ -139,6 +159,12 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     externalApiTimeoutMs: int('EXTERNAL_API_TIMEOUT_MS', 10_000, 1, 600_000),
     dispatchCron,
     dispatchMaxAttempts: int('DISPATCH_MAX_ATTEMPTS', 8, 1, 100),
+    dispatchEnabled: bool('DISPATCH_ENABLED', true),
+    dispatchConcurrency: int('DISPATCH_CONCURRENCY', 50, 1, 1_000),
+    dispatchClaimBatch: int('DISPATCH_CLAIM_BATCH', 200, 1, 10_000),
+    dispatchLeaseMs: int('DISPATCH_LEASE_MS', 120_000, 1_000, 86_400_000),
+    dispatchRecoveryIntervalMs: int('DISPATCH_RECOVERY_INTERVAL_MS', 15_000, 500, 3_600_000),
+    dispatchLockMs: int('DISPATCH_LOCK_MS', 30_000, 1_000, 600_000),
     backlogReadyThreshold: int('BACKLOG_READY_THRESHOLD', 50_000, 1),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     logLevel,
@@ -148,6 +174,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
   };
 
+  if (config.dispatchLockMs <= config.externalApiTimeoutMs) {
+    errors.push(`DISPATCH_LOCK_MS (${config.dispatchLockMs}) must be longer than EXTERNAL_API_TIMEOUT_MS (${config.externalApiTimeoutMs}), or a slow call would be taken over while still in flight`);
+  }
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return { config, devFallbacks };
 }

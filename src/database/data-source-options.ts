@@ -4,9 +4,10 @@ import { InboxMessageEntity } from '../orders/entities/inbox-message.entity.js';
 import { OrderEventEntity } from '../orders/entities/order-event.entity.js';
 import { OrderEntity } from '../orders/entities/order.entity.js';
 import { InitialSchema1732400000000 } from './migrations/1732400000000-initial-schema.js';
+import { Dispatch1732500000000 } from './migrations/1732500000000-dispatch.js';
 
 export const ENTITIES = [OrderEntity, OrderEventEntity, InboxMessageEntity];
-export const MIGRATIONS = [InitialSchema1732400000000];
+export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000];
 
 export function dataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>, poolMax = config.databasePoolMax): DataSourceOptions {
   return {

@@ -5,7 +5,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { isTransientDatabaseError } from '../common/database-errors.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, type ApplyMessageJob, type DeadLetterJob } from '../queues/order-events.queue.js';
+import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
+import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, type ApplyMessageJob } from '../queues/order-events.queue.js';
 import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.js';
 
 /**
@@ -42,7 +43,7 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
     try {
       return await this.batcher.add(job.data);
     } catch (error) {
-      const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const final = isLastAttempt(job, error);
       this.logger.warn(
         { source: job.data.source, messageId: job.data.messageId, attempt: job.attemptsMade + 1, final, err: (error as Error).message },
         'message not applied',
@@ -73,17 +74,9 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
   }
 
   private async deadLetter(job: Job<ApplyMessageJob>, error: Error): Promise<void> {
-    const deadLetter: DeadLetterJob<ApplyMessageJob> = {
-      queue: ORDER_EVENTS_QUEUE,
-      jobId: job.id as string,
-      name: job.name,
-      data: job.data,
-      attemptsMade: job.attemptsMade + 1,
-      failedReason: error.message,
-      failedAt: new Date().toISOString(),
-    };
-    await this.deadLetters.add(job.name, deadLetter, { jobId: job.id });
+    await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
   }
+
 }
 
 /** Data errors will fail again: stop retrying them. */

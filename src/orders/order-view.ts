@@ -55,6 +55,7 @@ export interface OrderEventView {
   occurredAt: string | null;
   fromStatus: string | null;
   toStatus: string | null;
+  attempt: number | null;
   outcome: string;
   reason: string | null;
   recordedAt: string;

@@ -105,7 +105,7 @@ export class OrdersService {
     await this.get(id);
     const items: OrderEventView[] = await this.dataSource.query(
       `SELECT id::text AS id, kind, source, message_id AS "messageId", topic, supplier_status AS "supplierStatus",
-              occurred_at AS "occurredAt", from_status AS "fromStatus", to_status AS "toStatus", outcome, reason,
+              occurred_at AS "occurredAt", from_status AS "fromStatus", to_status AS "toStatus", attempt, outcome, reason,
               created_at AS "recordedAt"
        FROM order_events WHERE order_id = $1 ORDER BY id`,
       [id],

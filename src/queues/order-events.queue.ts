@@ -48,19 +48,3 @@ export const ORDER_EVENTS_JOB_OPTIONS: DefaultJobOptions = {
   removeOnComplete: { age: 3_600, count: 200_000 },
   removeOnFail: { age: 7 * 24 * 3_600 },
 };
-
-export interface DeadLetterJob<T> {
-  queue: string;
-  jobId: string;
-  name: string;
-  data: T;
-  attemptsMade: number;
-  failedReason: string;
-  failedAt: string;
-}
-
-export const DEAD_LETTER_JOB_OPTIONS: DefaultJobOptions = {
-  // Dead letters wait for a person: never expire them automatically.
-  removeOnComplete: true,
-  removeOnFail: false,
-};

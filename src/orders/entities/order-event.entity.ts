@@ -9,7 +9,7 @@ export class OrderEventEntity {
   orderId: string;
 
   @Column({ type: 'text' })
-  kind: 'supplier_message' | 'status_change';
+  kind: 'supplier_message' | 'status_change' | 'dispatch_attempt' | 'merged';
 
   @Column({ type: 'text', nullable: true })
   source: string | null;
@@ -31,6 +31,10 @@ export class OrderEventEntity {
 
   @Column({ name: 'to_status', type: 'text', nullable: true })
   toStatus: string | null;
+
+  /** The call to the external API this event is about (dispatch events). */
+  @Column({ type: 'integer', nullable: true })
+  attempt: number | null;
 
   @Column({ type: 'text' })
   outcome: 'applied' | 'ignored';
