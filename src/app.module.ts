@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source-options.js';
 import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
+import { OperationsModule } from './operations/operations.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { QueuesModule } from './queues/queues.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
@@ -22,7 +23,7 @@ export class AppModule {
         QueuesModule,
         OrdersModule.forRoot({ runWorkers }),
         DispatchModule.forRoot(config, { serveHttp, runWorkers }),
-        ...(serveHttp ? [WebhooksModule, HealthModule] : []),
+        ...(serveHttp ? [WebhooksModule, HealthModule, OperationsModule] : []),
       ],
     };
   }
