@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
+import { returningRows } from '../common/sql.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import {
@@ -65,7 +66,8 @@ export class DispatchClaimsService {
   /** Sends a FAILED order again (an operator's retry from the dead-letter queue). */
   async retryFailed(orderId: string): Promise<boolean> {
     const reopened: { id: string }[] = await this.dataSource.transaction(async (db) => {
-      const rows: { id: string }[] = await db.query(
+      const rows = await returningRows<{ id: string }>(
+        db,
         `UPDATE orders SET status = 'PENDING', updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING id`,
         [orderId],
       );
@@ -88,7 +90,8 @@ export class DispatchClaimsService {
    * and so the same Idempotency-Key.
    */
   async recoverExpired(): Promise<{ extended: number; requeued: number }> {
-    const expired: ClaimedRow[] = await this.dataSource.query(
+    const expired = await returningRows<ClaimedRow>(
+      this.dataSource,
       `WITH expired AS (
          SELECT id FROM orders WHERE status = 'PROCESSING' AND lease_until < now()
          ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -123,7 +126,8 @@ export class DispatchClaimsService {
 
   private async claim(where: string, params: unknown[]): Promise<number> {
     const claimed = await this.dataSource.transaction(async (db) => {
-      const rows: ClaimedRow[] = await db.query(
+      const rows = await returningRows<ClaimedRow>(
+        db,
         `WITH picked AS (SELECT id FROM orders WHERE ${where} FOR UPDATE SKIP LOCKED)
          UPDATE orders o SET status = 'PROCESSING', lease_until = now() + $1 * interval '1 millisecond', last_error = NULL, updated_at = now()
          FROM picked WHERE o.id = picked.id

@@ -40,6 +40,11 @@ export class DispatchResultApplier {
     );
     const order = rows.find((row) => row.id === result.orderId);
     if (!order) throw new Error(`dispatch result for unknown order "${result.orderId}"`);
+    if (result.outcome === 'retrying' && order.status !== 'PROCESSING') {
+      // Results are applied concurrently: the failed attempt before a success may land after it.
+      await this.event(db, result, 'dispatch_attempt', { outcome: 'applied', reason: result.error });
+      return 'applied';
+    }
     if (order.status !== 'PROCESSING') {
       await this.event(db, result, 'dispatch_attempt', { outcome: 'ignored', reason: `result "${result.outcome}" arrived for an order already ${order.status}` });
       return 'ignored';

@@ -1,0 +1,172 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeSupplierApi, type FakeSupplierApi } from '../tools/fake-supplier-api.mjs';
+import { api, orderMessage, push1688 } from './support/http.js';
+import { eventually, startTestService, type TestService } from './support/service.js';
+
+let t: TestService;
+let supplier: FakeSupplierApi;
+const ID_BASE = 167539019430000000n;
+
+beforeAll(async () => {
+  supplier = await startFakeSupplierApi({ idBase: ID_BASE, latencyMs: 5 });
+  t = await startTestService('dispatch', {
+    EXTERNAL_API_URL: supplier.url,
+    EXTERNAL_API_TIMEOUT_MS: '400',
+    EXTERNAL_API_RATE_LIMIT: '200',
+    DISPATCH_MAX_ATTEMPTS: '3',
+    DISPATCH_LOCK_MS: '2000',
+  });
+});
+afterAll(async () => {
+  await t?.stop();
+  await supplier?.close();
+});
+afterEach(() => {
+  supplier.configure({ error5xx: 0, error429: 0, timeout: 0, rateLimit: 0, latencyMs: 5 });
+});
+
+async function order(id: string) {
+  return (await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}`)).body;
+}
+
+function settled(id: string, status = 'COMPLETED', timeoutMs = 15_000) {
+  return eventually(async () => {
+    const current = await order(id);
+    return current.status === status ? current : undefined;
+  }, timeoutMs, `order ${id} to be ${status}`);
+}
+
+async function events(id: string) {
+  return (await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}/events`)).body.items as { kind: string; toStatus: string | null; attempt: number | null; reason: string | null }[];
+}
+
+describe('dispatch', () => {
+  it('sends a new order soon after POST /orders, once, with its id as Idempotency-Key, and links the supplier order', async () => {
+    const created = await api(t.baseUrl, 'POST', '/orders', { id: 'D-1', payload: { sku: 'x' } });
+    expect(created.status).toBe(201);
+    const done = await settled('D-1');
+    expect(done).toMatchObject({ attempts: 1, lastError: null });
+    expect(done.supplierOrderId).toMatch(/^\d{18}$/);
+    expect(supplier.keyStats('D-1')).toMatchObject({ calls: 1, sideEffects: 1, maxConcurrent: 1 });
+    expect((await events('D-1')).map((e) => e.toStatus)).toEqual(['PENDING', 'PROCESSING', 'COMPLETED']);
+  });
+
+  it('retries a 503 and a timeout with backoff, then succeeds with one side effect', async () => {
+    supplier.script('D-2', ['503', 'timeout', '201']);
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-2', payload: {} });
+    const done = await settled('D-2');
+    expect(done.attempts).toBe(3);
+    expect(supplier.keyStats('D-2')).toMatchObject({ calls: 3, sideEffects: 1 });
+    const attempts = (await events('D-2')).filter((e) => e.kind === 'dispatch_attempt');
+    expect(attempts.map((e) => e.reason)).toEqual([expect.stringContaining('503'), expect.stringContaining('timed out')]);
+  });
+
+  it('calls again with the same key when an answer was lost, and the supplier does it once', async () => {
+    supplier.script('D-3', ['close', 'garbage']);
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-3', payload: {} });
+    const done = await settled('D-3');
+    expect(supplier.keyStats('D-3')).toMatchObject({ calls: 2, sideEffects: 1 });
+    // The second answer was a 2xx with an unparsable body: done, not linked, and said so.
+    expect(done.supplierOrderId).toBeNull();
+    const completion = (await events('D-3')).find((e) => e.toStatus === 'COMPLETED');
+    expect(completion?.reason).toMatch(/unparsable/);
+  });
+
+  it("fails a final 4xx at once, without retry, and dead-letters it with its reason", async () => {
+    supplier.script('D-4', ['422']);
+    // A fresh key: the 422 would otherwise be the key's stored answer.
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-4', payload: {} });
+    const failed = await settled('D-4', 'FAILED');
+    expect(failed).toMatchObject({ attempts: 1, lastError: expect.stringContaining('422') });
+    expect(supplier.keyStats('D-4').calls).toBe(1);
+
+    const letters = await eventually(async () => {
+      const page = await api(t.baseUrl, 'GET', '/queues/order-dispatch/dead-letters');
+      return page.body.items.length > 0 ? page.body : undefined;
+    });
+    expect(letters.items).toEqual([expect.objectContaining({ jobId: 'D-4', attemptsMade: 1, failedReason: expect.stringContaining('422') })]);
+  });
+
+  it('dead-letters an order after DISPATCH_MAX_ATTEMPTS, then a retry sends it again with the same key, once', async () => {
+    supplier.script('D-5', ['503', '502', '500', '201']);
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-5', payload: {} });
+    const failed = await settled('D-5', 'FAILED');
+    expect(failed).toMatchObject({ attempts: 3, lastError: expect.stringMatching(/gave up after 3 attempts.*500/) });
+    expect(supplier.keyStats('D-5')).toMatchObject({ calls: 3, sideEffects: 0 });
+
+    const retried = await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/D-5/retry');
+    expect(retried).toMatchObject({ status: 200, body: { retried: 'D-5' } });
+    // Retrying again at once finds nothing to retry: it cannot run twice.
+    expect((await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/D-5/retry')).status).toBe(404);
+    const done = await settled('D-5');
+    expect(done.attempts).toBe(1);
+    expect(supplier.keyStats('D-5')).toMatchObject({ calls: 4, sideEffects: 1 });
+    const page = await api(t.baseUrl, 'GET', '/queues/order-dispatch/dead-letters');
+    expect(page.body.items.map((item: { jobId: string }) => item.jobId)).not.toContain('D-5');
+  });
+
+  it('honours Retry-After: a 429 pauses the whole queue, and no attempt is used up', async () => {
+    supplier.script('D-6', ['429:2', '201']);
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-6', payload: {} });
+    await eventually(async () => (supplier.keyStats('D-6').calls === 1 ? true : undefined));
+    const pausedAt = Date.now();
+    // Sent while the queue is paused: it must wait too.
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-7', payload: {} });
+    await settled('D-6');
+    await settled('D-7');
+    expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(1_500);
+    expect((await order('D-6')).attempts).toBe(1);
+    expect(supplier.keyStats('D-7').calls).toBe(1);
+  });
+
+  it('merges the EXTERNAL order of 1688 messages that came first, keeping every message and the newest status', async () => {
+    // The next supplier order id the fake will hand out.
+    const next = String(ID_BASE + BigInt(supplier.stats().sideEffects + 1));
+    expect((await push1688(t.baseUrl, orderMessage({ msgId: 9001, orderId: next, status: 'waitsellersend', sentAt: '2026-11-20 10:00:00' }))).status).toBe(200);
+    const placeholder = await eventually(async () => {
+      const list = await api(t.baseUrl, 'GET', `/orders?supplierOrderId=${next}`);
+      return list.body.items[0];
+    });
+    expect(placeholder).toMatchObject({ status: 'EXTERNAL', supplierStatus: 'waitsellersend' });
+
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-8', payload: {} });
+    const done = await settled('D-8');
+    expect(done).toMatchObject({ supplierOrderId: next, supplierStatus: 'waitsellersend' });
+    expect((await api(t.baseUrl, 'GET', `/orders/${placeholder.id}`)).status).toBe(404);
+    const list = await api(t.baseUrl, 'GET', `/orders?supplierOrderId=${next}`);
+    expect(list.body.items.map((o: { id: string }) => o.id)).toEqual(['D-8']);
+    const kinds = (await events('D-8')).map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['supplier_message', 'merged', 'status_change']));
+
+    // Later messages for that supplier order land on our order.
+    await push1688(t.baseUrl, orderMessage({ msgId: 9002, orderId: next, status: 'waitbuyerreceive', sentAt: '2026-11-21 10:00:00' }));
+    await eventually(async () => ((await order('D-8')).supplierStatus === 'waitbuyerreceive' ? true : undefined));
+  });
+
+  it('claims PENDING orders on POST /dispatch/run and answers how many', async () => {
+    await t.db.query(`INSERT INTO orders (id, status, payload) SELECT 'run-' || g, 'PENDING', '{}' FROM generate_series(1, 30) g`);
+    const run = await api(t.baseUrl, 'POST', '/dispatch/run');
+    expect(run).toMatchObject({ status: 200, body: { claimed: 30 } });
+    expect((await api(t.baseUrl, 'POST', '/dispatch/run')).body).toEqual({ claimed: 0 });
+    await settled('run-30');
+    expect((await api(t.baseUrl, 'POST', '/dispatch/run', undefined, null)).status).toBe(401);
+  });
+
+  it('never goes over the rate limit, across the queue', async () => {
+    supplier.reset();
+    supplier.configure({ rateLimit: 200 });
+    const ids = Array.from({ length: 400 }, (_, i) => `rate-${i}`);
+    const started = Date.now();
+    await api(t.baseUrl, 'POST', '/orders/batch', { orders: ids.map((id) => ({ id, payload: {} })) });
+    await eventually(async () => {
+      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE id LIKE 'rate-%' AND status = 'COMPLETED'`);
+      return rows[0].n === ids.length ? true : undefined;
+    }, 30_000);
+    const stats = supplier.stats();
+    expect(stats).toMatchObject({ rejectedForRate: 0, duplicateSideEffects: 0, sideEffects: 400 });
+    // BullMQ counts in aligned 100 ms windows: a second that straddles them can hold one window more.
+    expect(stats.maxCallsPerSecond).toBeLessThanOrEqual(220);
+    // 400 calls at 200/s take at least ~1.5 s (the first second's worth may go at once).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+});
