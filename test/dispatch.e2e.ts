@@ -72,7 +72,7 @@ describe('dispatch', () => {
     expect(completion?.reason).toMatch(/unparsable/);
   });
 
-  it("fails a final 4xx at once, without retry, and dead-letters it with its reason", async () => {
+  it('fails a final 4xx at once, without retry, and dead-letters it with its reason', async () => {
     supplier.script('D-4', ['422']);
     // A fresh key: the 422 would otherwise be the key's stored answer.
     await api(t.baseUrl, 'POST', '/orders', { id: 'D-4', payload: {} });

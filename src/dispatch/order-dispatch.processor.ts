@@ -83,6 +83,9 @@ export function configuredDispatchProcessor(config: AppConfig): Type<OrderDispat
   const options: Omit<WorkerOptions, 'connection'> = {
     concurrency: config.dispatchConcurrency,
     lockDuration: config.dispatchLockMs,
+    // A dead worker's jobs are looked for as often as its locks expire, and a job may outlive a few.
+    stalledInterval: config.dispatchLockMs,
+    maxStalledCount: 5,
     limiter: dispatchRateLimiter(config.externalApiRateLimit),
     settings: { backoffStrategy: (attemptsMade, _type, error) => dispatchBackoffMs(attemptsMade, error) },
   };

@@ -10,7 +10,8 @@ import { DispatchResultApplier, type ResultOutcome } from './dispatch-result-app
  * racing a 1688 message for the same supplier order, the database away); a result that still
  * cannot be written is dead-lettered, and its order stays PROCESSING for an operator to see.
  */
-@Processor(DISPATCH_RESULTS_QUEUE, { concurrency: 16 })
+// Short locks: a result takes milliseconds, and one held by a dead worker should move on soon.
+@Processor(DISPATCH_RESULTS_QUEUE, { concurrency: 16, lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 5 })
 export class DispatchResultsProcessor extends WorkerHost {
   private readonly logger = new Logger(DispatchResultsProcessor.name);
 
