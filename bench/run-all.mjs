@@ -1,8 +1,9 @@
-// Runs every benchmark in turn (ingest, drain, freshness) against the built service and writes
+// Runs every benchmark in turn (ingest, drain, freshness, dispatch) against the built service and writes
 // the combined Markdown to stdout and to bench/results/latest.md. `npm run bench` builds first.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { benchDispatch } from './dispatch.mjs';
 import { benchDrain } from './drain.mjs';
 import { benchFreshness } from './freshness.mjs';
 import { benchIngest } from './ingest.mjs';
@@ -12,6 +13,7 @@ const benches = [
   ['ingest', benchIngest],
   ['drain', benchDrain],
   ['freshness', benchFreshness],
+  ['dispatch', benchDispatch],
 ];
 
 function header() {

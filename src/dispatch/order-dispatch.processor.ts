@@ -39,8 +39,10 @@ export class OrderDispatchProcessor extends WorkerHost {
   async process(job: Job<DispatchOrderJob>): Promise<DispatchJobOutcome> {
     const { orderId } = job.data;
     const attempt = job.attemptsMade + 1;
-    // A job re-queued by recovery for an order whose result has since landed: nothing to send.
-    if (!(await this.claims.isAwaitingDispatch(orderId))) return 'skipped';
+    // A job run again (a retry, a crashed worker's job, a recovered one) may find its order
+    // finished meanwhile: nothing to send. A first run needs no look: its claim is fresh.
+    const runBefore = job.attemptsStarted > 1 || job.data.recovered === true;
+    if (runBefore && !(await this.claims.isAwaitingDispatch(orderId))) return 'skipped';
 
     const answer = await this.client.send(orderId, job.data.payload);
     if (answer.kind === 'success') {
@@ -94,11 +96,27 @@ export function configuredDispatchProcessor(config: AppConfig): Type<OrderDispat
   return ConfiguredOrderDispatchProcessor;
 }
 
+/** Window lengths tried for the limiter, in ms (divisors of a second). */
+const LIMITER_WINDOWS_MS = [20, 25, 40, 50, 100, 125, 200, 250, 500, 1_000];
+
 /**
- * BullMQ counts calls in fixed windows. Windows of 100 ms rather than one of a second keep
- * the limit over any second, not only over aligned ones, without a whole second's calls in
- * one burst. Never more than the limit: 55/s becomes 5 per 100 ms.
+ * BullMQ counts calls in windows that begin with their first call. A second, taken anywhere,
+ * overlaps at most 1000/d + 1 windows of d ms, so `max` per window is chosen to keep even that
+ * second within the limit: never more than `perSecond` calls in any second, at the best rate
+ * the window lengths allow (480/s for a limit of 500, with 12 calls per 25 ms). One call per
+ * window spaces calls at least d apart, which suits small limits (50/s: one per 20 ms).
  */
 export function dispatchRateLimiter(perSecond: number): { max: number; duration: number } {
-  return perSecond >= 10 ? { max: Math.floor(perSecond / 10), duration: 100 } : { max: perSecond, duration: 1_000 };
+  const spaced = { max: 1, duration: Math.max(10, Math.ceil(1_000 / perSecond)) };
+  let best = spaced;
+  let bestRate = 1_000 / spaced.duration;
+  for (const duration of LIMITER_WINDOWS_MS) {
+    const max = Math.floor((perSecond * duration) / (1_000 + duration));
+    const rate = (max * 1_000) / duration;
+    if (max >= 2 && rate >= bestRate) {
+      best = { max, duration };
+      bestRate = rate;
+    }
+  }
+  return best;
 }

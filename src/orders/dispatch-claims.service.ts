@@ -114,7 +114,7 @@ export class DispatchClaimsService {
       const previous = await this.dispatchQueue.getJob(dispatchJobId(order.id));
       if (previous && !LIVE_JOB_STATES.has(await previous.getState())) await previous.remove();
     }
-    await this.enqueue(lost);
+    await this.enqueue(lost, true);
     if (lost.length > 0) this.logger.warn({ msg: 're-queued orders whose dispatch job was lost', count: lost.length, orderIds: lost.slice(0, 20).map((o) => o.id) });
     return { extended: expired.length - lost.length, requeued: lost.length };
   }
@@ -147,12 +147,12 @@ export class DispatchClaimsService {
     return claimed.length;
   }
 
-  private async enqueue(orders: ClaimedRow[]): Promise<void> {
+  private async enqueue(orders: ClaimedRow[], recovered = false): Promise<void> {
     if (orders.length === 0) return;
     await this.dispatchQueue.addBulk(
       orders.map((order) => ({
         name: DISPATCH_ORDER_JOB,
-        data: { orderId: order.id, payload: order.payload },
+        data: { orderId: order.id, payload: order.payload, ...(recovered ? { recovered } : {}) },
         opts: { jobId: dispatchJobId(order.id), attempts: this.config.dispatchMaxAttempts },
       })),
     );

@@ -16,62 +16,134 @@ interface LockedOrder {
   rank: number | null;
 }
 
+/** An order as this batch leaves it. */
+interface OrderState {
+  id: string;
+  status: string;
+  attempts: number | null;
+  lastError: string | null;
+  supplierOrderId: string | null;
+  supplierStatus: string | null;
+  stamp: StatusStamp | null;
+  changed: boolean;
+}
+
+interface EventRow {
+  orderId: string;
+  kind: 'dispatch_attempt' | 'status_change' | 'merged';
+  from: string | null;
+  to: string | null;
+  attempt: number;
+  outcome: ResultOutcome;
+  reason: string | null;
+  at: string;
+}
+
 /**
- * Applies what a dispatch did to the order: COMPLETED (and linked to the supplier's order),
- * FAILED, or one more failed attempt. Only an order still PROCESSING changes, so a result
- * applied twice, or arriving after recovery re-sent the order, changes nothing twice.
+ * Applies what dispatches did to the orders, a batch per transaction: COMPLETED (and linked to
+ * the supplier's order), FAILED, or one more failed attempt. Only an order still PROCESSING
+ * changes, so a result applied twice, or arriving after recovery re-sent the order, changes
+ * nothing twice. Set-based like the message applier; only merges of EXTERNAL placeholders
+ * (rare) take statements of their own.
  */
 @Injectable()
 export class DispatchResultApplier {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  apply(result: DispatchResultJob): Promise<ResultOutcome> {
-    return this.dataSource.transaction((db) => this.applyIn(db, result));
+  apply(results: DispatchResultJob[]): Promise<ResultOutcome[]> {
+    return this.dataSource.transaction((db) => this.applyIn(db, results));
   }
 
-  private async applyIn(db: EntityManager, result: DispatchResultJob): Promise<ResultOutcome> {
-    // Our order and the order holding the supplier's id (an EXTERNAL placeholder), locked in id order.
+  private async applyIn(db: EntityManager, results: DispatchResultJob[]): Promise<ResultOutcome[]> {
+    const orderIds = [...new Set(results.map((r) => r.orderId))];
+    const supplierIds = [...new Set(results.map((r) => r.supplierOrderId).filter((id): id is string => id !== null))];
+    // Our orders and the orders holding the supplier ids (EXTERNAL placeholders), locked in id order.
     const rows: LockedOrder[] = await db.query(
       `SELECT id, status, supplier_order_id, supplier_status, supplier_status_rank AS rank,
               (extract(epoch FROM supplier_status_at) * 1000)::bigint AS at_ms, supplier_status_born AS born
-       FROM orders WHERE id = $1 OR ($2::text IS NOT NULL AND supplier_order_id = $2)
+       FROM orders WHERE id = ANY($1::text[]) OR supplier_order_id = ANY($2::text[])
        ORDER BY id FOR UPDATE`,
-      [result.orderId, result.supplierOrderId],
+      [orderIds, supplierIds],
     );
-    const order = rows.find((row) => row.id === result.orderId);
-    if (!order) throw new Error(`dispatch result for unknown order "${result.orderId}"`);
-    if (result.outcome === 'retrying' && order.status !== 'PROCESSING') {
-      // Results are applied concurrently: the failed attempt before a success may land after it.
-      await this.event(db, result, 'dispatch_attempt', { outcome: 'applied', reason: result.error });
-      return 'applied';
-    }
-    if (order.status !== 'PROCESSING') {
-      await this.event(db, result, 'dispatch_attempt', { outcome: 'ignored', reason: `result "${result.outcome}" arrived for an order already ${order.status}` });
-      return 'ignored';
-    }
+    const states = new Map<string, OrderState>(rows.map((row) => [row.id, stateOf(row)]));
+    const holders = new Map(rows.filter((row) => row.supplier_order_id !== null).map((row) => [row.supplier_order_id as string, row.id]));
+    const events: EventRow[] = [];
+    const merges: { from: string; into: string }[] = [];
+    const event = (result: DispatchResultJob, kind: EventRow['kind'], outcome: ResultOutcome, reason: string | null, from: string | null = null, to: string | null = null) =>
+      events.push({ orderId: result.orderId, kind, from, to, attempt: result.attempt, outcome, reason, at: result.at });
 
-    if (result.outcome === 'retrying') {
-      await db.query(`UPDATE orders SET attempts = $2, last_error = $3, updated_at = now() WHERE id = $1`, [order.id, result.attempt, result.error]);
-      await this.event(db, result, 'dispatch_attempt', { outcome: 'applied', reason: result.error });
+    const outcomes = results.map((result): ResultOutcome => {
+      const order = states.get(result.orderId);
+      if (!order) throw new Error(`dispatch result for unknown order "${result.orderId}"`);
+      if (result.outcome === 'retrying') {
+        // Results are applied concurrently: the failed attempt before a success may land after it.
+        event(result, 'dispatch_attempt', 'applied', result.error);
+        if (order.status !== 'PROCESSING') return 'applied';
+        Object.assign(order, { attempts: result.attempt, lastError: result.error, changed: true });
+        return 'applied';
+      }
+      if (order.status !== 'PROCESSING') {
+        event(result, 'dispatch_attempt', 'ignored', `result "${result.outcome}" arrived for an order already ${order.status}`);
+        return 'ignored';
+      }
+      if (result.outcome === 'failed') {
+        Object.assign(order, { status: 'FAILED', attempts: result.attempt, lastError: result.error, changed: true });
+        event(result, 'status_change', 'applied', result.error, 'PROCESSING', 'FAILED');
+        return 'applied';
+      }
+      const note = result.supplierOrderId ? this.link(order, result.supplierOrderId, states, holders, merges, (reason) => event(result, 'merged', 'applied', reason)) : null;
+      Object.assign(order, { status: 'COMPLETED', attempts: result.attempt, lastError: null, changed: true });
+      event(result, 'status_change', 'applied', note ?? result.error, 'PROCESSING', 'COMPLETED');
       return 'applied';
-    }
+    });
 
-    if (result.outcome === 'failed') {
+    for (const merge of merges) {
+      await db.query(`UPDATE order_events SET order_id = $2 WHERE order_id = $1`, [merge.from, merge.into]);
+      await db.query(`DELETE FROM orders WHERE id = $1`, [merge.from]);
+    }
+    const changed = [...states.values()].filter((state) => state.changed);
+    if (changed.length > 0) {
       await db.query(
-        `UPDATE orders SET status = 'FAILED', attempts = $2, last_error = $3, lease_until = NULL, updated_at = now() WHERE id = $1`,
-        [order.id, result.attempt, result.error],
+        `UPDATE orders o
+         SET status = c.status, attempts = COALESCE(c.attempts, o.attempts), last_error = c.last_error,
+             lease_until = CASE WHEN c.status = 'PROCESSING' THEN o.lease_until ELSE NULL END,
+             supplier_order_id = c.supplier_order_id, supplier_status = c.supplier_status,
+             supplier_status_at = CASE WHEN c.at_ms IS NULL THEN NULL ELSE to_timestamp(c.at_ms / 1000.0) END,
+             supplier_status_born = c.born, supplier_status_rank = c.rank, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::smallint[])
+              AS c(id, status, attempts, last_error, supplier_order_id, supplier_status, at_ms, born, rank)
+         WHERE o.id = c.id`,
+        [
+          changed.map((s) => s.id),
+          changed.map((s) => s.status),
+          changed.map((s) => s.attempts),
+          changed.map((s) => s.lastError),
+          changed.map((s) => s.supplierOrderId),
+          changed.map((s) => s.supplierStatus),
+          changed.map((s) => s.stamp?.occurredAt ?? null),
+          changed.map((s) => s.stamp?.bornAt ?? null),
+          changed.map((s) => s.stamp?.rank ?? null),
+        ],
       );
-      await this.event(db, result, 'status_change', { outcome: 'applied', reason: result.error, from: 'PROCESSING', to: 'FAILED' });
-      return 'applied';
     }
-
-    const note = result.supplierOrderId ? await this.link(db, order, rows, result) : null;
     await db.query(
-      `UPDATE orders SET status = 'COMPLETED', attempts = $2, last_error = NULL, lease_until = NULL, updated_at = now() WHERE id = $1`,
-      [order.id, result.attempt],
+      `INSERT INTO order_events (order_id, kind, source, from_status, to_status, attempt, outcome, reason, occurred_at)
+       SELECT e.order_id, e.kind, 'dispatch', e.from_status, e.to_status, e.attempt, e.outcome, e.reason, e.at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::timestamptz[])
+            WITH ORDINALITY AS e(order_id, kind, from_status, to_status, attempt, outcome, reason, at, n)
+       ORDER BY e.n`,
+      [
+        events.map((e) => e.orderId),
+        events.map((e) => e.kind),
+        events.map((e) => e.from),
+        events.map((e) => e.to),
+        events.map((e) => e.attempt),
+        events.map((e) => e.outcome),
+        events.map((e) => e.reason),
+        events.map((e) => e.at),
+      ],
     );
-    await this.event(db, result, 'status_change', { outcome: 'applied', reason: note ?? result.error, from: 'PROCESSING', to: 'COMPLETED' });
-    return 'applied';
+    return outcomes;
   }
 
   /**
@@ -79,49 +151,43 @@ export class DispatchResultApplier {
    * placeholder: its history moves to our order, with the newest supplier status, and it goes.
    * Returns a note when the link could not be made.
    */
-  private async link(db: EntityManager, order: LockedOrder, rows: LockedOrder[], result: DispatchResultJob): Promise<string | null> {
-    const supplierOrderId = result.supplierOrderId as string;
-    if (order.supplier_order_id === supplierOrderId) return null;
-    if (order.supplier_order_id !== null) {
-      return `the external API named supplier order ${supplierOrderId}, but the order is linked to ${order.supplier_order_id}; kept`;
+  private link(
+    order: OrderState,
+    supplierOrderId: string,
+    states: Map<string, OrderState>,
+    holders: Map<string, string>,
+    merges: { from: string; into: string }[],
+    merged: (reason: string) => void,
+  ): string | null {
+    if (order.supplierOrderId === supplierOrderId) return null;
+    if (order.supplierOrderId !== null) {
+      return `the external API named supplier order ${supplierOrderId}, but the order is linked to ${order.supplierOrderId}; kept`;
     }
-    const holder = rows.find((row) => row.id !== order.id && row.supplier_order_id === supplierOrderId);
-    if (holder && holder.status !== 'EXTERNAL') {
-      return `supplier order ${supplierOrderId} is already linked to order "${holder.id}"; not linked`;
-    }
-    let status = { status: order.supplier_status, stamp: stampOf(order) };
+    const holderId = holders.get(supplierOrderId);
+    const holder = holderId === undefined ? undefined : states.get(holderId);
+    if (holder && holder.status !== 'EXTERNAL') return `supplier order ${supplierOrderId} is already linked to order "${holder.id}"; not linked`;
     if (holder) {
-      await db.query(`UPDATE order_events SET order_id = $2 WHERE order_id = $1`, [holder.id, order.id]);
-      const held = stampOf(holder);
-      if (held && isNewerStatus(held, status.stamp)) status = { status: holder.supplier_status, stamp: held };
-      await db.query(`DELETE FROM orders WHERE id = $1`, [holder.id]);
-      await this.event(db, result, 'merged', { outcome: 'applied', reason: `merged EXTERNAL order "${holder.id}" holding supplier order ${supplierOrderId}` });
+      if (holder.stamp && isNewerStatus(holder.stamp, order.stamp)) Object.assign(order, { supplierStatus: holder.supplierStatus, stamp: holder.stamp });
+      // The placeholder goes before our order takes its supplier id (a unique key).
+      merges.push({ from: holder.id, into: order.id });
+      states.delete(holder.id);
+      merged(`merged EXTERNAL order "${holder.id}" holding supplier order ${supplierOrderId}`);
     }
-    await db.query(
-      `UPDATE orders SET supplier_order_id = $2, supplier_status = $3,
-              supplier_status_at = CASE WHEN $4::bigint IS NULL THEN NULL ELSE to_timestamp($4::bigint / 1000.0) END,
-              supplier_status_born = $5, supplier_status_rank = $6
-       WHERE id = $1`,
-      [order.id, supplierOrderId, status.status, status.stamp?.occurredAt ?? null, status.stamp?.bornAt ?? null, status.stamp?.rank ?? null],
-    );
+    order.supplierOrderId = supplierOrderId;
+    holders.set(supplierOrderId, order.id);
     return null;
-  }
-
-  private async event(
-    db: EntityManager,
-    result: DispatchResultJob,
-    kind: 'dispatch_attempt' | 'status_change' | 'merged',
-    detail: { outcome: 'applied' | 'ignored'; reason: string | null; from?: string; to?: string },
-  ): Promise<void> {
-    await db.query(
-      `INSERT INTO order_events (order_id, kind, source, from_status, to_status, attempt, outcome, reason, occurred_at)
-       VALUES ($1, $2, 'dispatch', $3, $4, $5, $6, $7, $8)`,
-      [result.orderId, kind, detail.from ?? null, detail.to ?? null, result.attempt, detail.outcome, detail.reason, result.at],
-    );
   }
 }
 
-function stampOf(row: LockedOrder): StatusStamp | null {
-  if (row.at_ms === null) return null;
-  return { occurredAt: Number(row.at_ms), bornAt: Number(row.born ?? 0), rank: row.rank ?? 0 };
+function stateOf(row: LockedOrder): OrderState {
+  return {
+    id: row.id,
+    status: row.status,
+    attempts: null,
+    lastError: null,
+    supplierOrderId: row.supplier_order_id,
+    supplierStatus: row.supplier_status,
+    stamp: row.at_ms === null ? null : { occurredAt: Number(row.at_ms), bornAt: Number(row.born ?? 0), rank: row.rank ?? 0 },
+    changed: false,
+  };
 }

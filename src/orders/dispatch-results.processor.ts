@@ -1,19 +1,25 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, type DispatchResultJob } from '../queues/order-dispatch.queue.js';
 import { DispatchResultApplier, type ResultOutcome } from './dispatch-result-applier.js';
 
+const BATCH_SIZE = 200;
+const BATCH_WINDOW_MS = 10;
+
 /**
- * Writes dispatch results to the orders. Every error is worth a retry here (a lock, a link
- * racing a 1688 message for the same supplier order, the database away); a result that still
- * cannot be written is dead-lettered, and its order stays PROCESSING for an operator to see.
+ * Writes dispatch results to the orders, in batches. Every error is worth a retry here (a lock,
+ * a link racing a 1688 message for the same supplier order, the database away): a failed batch
+ * is retried result by result, and a result that still cannot be written is dead-lettered, its
+ * order left PROCESSING for an operator to see.
  */
 // Short locks: a result takes milliseconds, and one held by a dead worker should move on soon.
-@Processor(DISPATCH_RESULTS_QUEUE, { concurrency: 16, lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 5 })
-export class DispatchResultsProcessor extends WorkerHost {
+@Processor(DISPATCH_RESULTS_QUEUE, { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 5 })
+export class DispatchResultsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DispatchResultsProcessor.name);
+  private readonly batcher = new MicroBatcher<DispatchResultJob, ResultOutcome>((results) => this.applyBatch(results), BATCH_SIZE, BATCH_WINDOW_MS);
 
   constructor(
     private readonly applier: DispatchResultApplier,
@@ -22,14 +28,40 @@ export class DispatchResultsProcessor extends WorkerHost {
     super();
   }
 
+  onApplicationBootstrap(): void {
+    // Enough results in hand to fill one batch while the previous one is written.
+    this.worker.concurrency = BATCH_SIZE * 2;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.batcher.drain();
+  }
+
   async process(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
     try {
-      return await this.applier.apply(job.data);
+      return await this.batcher.add(job.data);
     } catch (error) {
       const final = isLastAttempt(job, error);
       this.logger.warn({ orderId: job.data.orderId, outcome: job.data.outcome, attempt: job.attemptsMade + 1, final, err: (error as Error).message }, 'dispatch result not applied');
       if (final) await this.deadLetters.add(job.name, deadLetterOf(job, error as Error), { jobId: job.id });
       throw error;
+    }
+  }
+
+  private async applyBatch(results: DispatchResultJob[]): Promise<PromiseSettledResult<ResultOutcome>[]> {
+    try {
+      return (await this.applier.apply(results)).map((value) => ({ status: 'fulfilled', value }));
+    } catch (batchError) {
+      if (results.length === 1) throw batchError;
+      const settled: PromiseSettledResult<ResultOutcome>[] = [];
+      for (const result of results) {
+        try {
+          settled.push({ status: 'fulfilled', value: (await this.applier.apply([result]))[0] as ResultOutcome });
+        } catch (error) {
+          settled.push({ status: 'rejected', reason: error });
+        }
+      }
+      return settled;
     }
   }
 }

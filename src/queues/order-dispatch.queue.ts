@@ -9,6 +9,8 @@ export const DISPATCH_ORDER_JOB = 'dispatch-order';
 export interface DispatchOrderJob {
   orderId: string;
   payload: unknown;
+  /** Queued again by lease recovery: the order may have finished meanwhile. */
+  recovered?: boolean;
 }
 
 /** One job per order: the job id is the order id, so an order can be queued only once. */
