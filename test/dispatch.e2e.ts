@@ -1,4 +1,9 @@
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { DispatchClaimsService } from '../src/orders/dispatch-claims.service.js';
+import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE } from '../src/queues/order-dispatch.queue.js';
 import { startFakeSupplierApi, type FakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
 import { eventually, startTestService, type TestService } from './support/service.js';
@@ -169,4 +174,83 @@ describe('dispatch', () => {
     // 400 calls at 200/s take at least ~1.5 s (the first second's worth may go at once).
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
   });
+
+  it('recovers an order whose lease expired and whose job is gone, and leaves one whose job is alive', async () => {
+    const queue = t.service.app.get<Queue>(getQueueToken(ORDER_DISPATCH_QUEUE), { strict: false });
+    const claims = t.service.app.get(DispatchClaimsService, { strict: false });
+    await queue.pause();
+    try {
+      // R-1: claimed, then its job was lost (Redis lost it, or the claimer died before queueing).
+      // R-2: claimed, its job still waiting in the queue.
+      await t.db.query(`INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-1', 'PROCESSING', '{}', now() - interval '1 minute'), ('R-2', 'PROCESSING', '{}', now() - interval '1 minute')`);
+      await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-2', payload: {} }, { jobId: 'R-2', attempts: 3 });
+      expect(await claims.recoverExpired()).toEqual({ extended: 1, requeued: 1 });
+      // Both now hold a fresh lease: recovery at once again finds nothing.
+      expect(await claims.recoverExpired()).toEqual({ extended: 0, requeued: 0 });
+      expect(await queue.getJobState('R-1')).toBe('waiting');
+    } finally {
+      await queue.resume();
+    }
+    await settled('R-1');
+    await settled('R-2');
+    expect(supplier.keyStats('R-1')).toMatchObject({ calls: 1, sideEffects: 1 });
+    expect(supplier.keyStats('R-2')).toMatchObject({ calls: 1, sideEffects: 1 });
+  });
+
+  it('keeps every order when Postgres drops every connection of the service mid-run', async () => {
+    supplier.reset();
+    supplier.configure({ latencyMs: 20 });
+    const ids = Array.from({ length: 300 }, (_, i) => `cut-${i}`);
+    await api(t.baseUrl, 'POST', '/orders/batch', { orders: ids.map((id) => ({ id, payload: {} })) });
+    await eventually(async () => (supplier.stats().calls > 50 ? true : undefined));
+    // What a Postgres restart does to a client: every connection of the service dies at once.
+    await t.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    await eventually(async () => {
+      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE id LIKE 'cut-%' AND status = 'COMPLETED'`);
+      return rows[0].n === ids.length ? true : undefined;
+    }, 30_000, 'every order COMPLETED after the connections were cut');
+    expect(supplier.stats()).toMatchObject({ sideEffects: ids.length, duplicateSideEffects: 0 });
+  });
 });
+
+describe('dispatch to an external API that is not there yet', () => {
+  it('retries refused connections and sends the order once the API comes up', async () => {
+    const port = await freePort();
+    const service = await startTestService('dispatch_late_api', {
+      EXTERNAL_API_URL: `http://127.0.0.1:${port}/orders`,
+      EXTERNAL_API_TIMEOUT_MS: '400',
+      DISPATCH_MAX_ATTEMPTS: '10',
+      DISPATCH_LOCK_MS: '2000',
+    });
+    let late: FakeSupplierApi | undefined;
+    try {
+      expect((await api(service.baseUrl, 'POST', '/orders', { id: 'L-1', payload: {} })).status).toBe(201);
+      const waiting = await eventually(async () => {
+        const current = (await api(service.baseUrl, 'GET', '/orders/L-1')).body;
+        return current.attempts >= 2 ? current : undefined;
+      });
+      expect(waiting).toMatchObject({ status: 'PROCESSING', lastError: expect.stringContaining('ECONNREFUSED') });
+      late = await startFakeSupplierApi({ port });
+      const done = await eventually(async () => {
+        const current = (await api(service.baseUrl, 'GET', '/orders/L-1')).body;
+        return current.status === 'COMPLETED' ? current : undefined;
+      }, 20_000);
+      expect(done.supplierOrderId).not.toBeNull();
+      expect(late.keyStats('L-1')).toMatchObject({ calls: 1, sideEffects: 1 });
+    } finally {
+      await service.stop();
+      await late?.close();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
