@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source-options.js';
 import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { OperationsModule } from './operations/operations.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { QueuesModule } from './queues/queues.module.js';
@@ -12,8 +13,13 @@ import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
 export class AppModule {
+  /**
+   * The modules a role needs: `api` serves every route and runs no job; `worker` runs the
+   * processors and schedules, with at most /health and /metrics over HTTP; `all` both.
+   */
   static forRoot(config: AppConfig): DynamicModule {
-    const serveHttp = config.role !== 'worker';
+    const serveApi = config.role !== 'worker';
+    const serveOps = serveApi || config.workerHttpPort > 0;
     const runWorkers = config.role !== 'api';
     return {
       module: AppModule,
@@ -21,9 +27,12 @@ export class AppModule {
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(config)),
         QueuesModule,
-        OrdersModule.forRoot({ runWorkers }),
-        DispatchModule.forRoot(config, { serveHttp, runWorkers }),
-        ...(serveHttp ? [WebhooksModule, HealthModule, OperationsModule] : []),
+        MetricsModule.forRoot({ serveHttp: serveOps }),
+        OrdersModule.forRoot({ runWorkers, serveHttp: serveApi }),
+        DispatchModule.forRoot(config, { serveHttp: serveApi, runWorkers }),
+        ...(serveApi ? [WebhooksModule] : []),
+        OperationsModule.forRoot({ serveHttp: serveApi }),
+        ...(serveOps ? [HealthModule] : []),
       ],
     };
   }

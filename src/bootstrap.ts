@@ -1,22 +1,50 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplicationContext, ValidationPipe } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { ValidationPipe, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/migrate.js';
+import { PinoNestLogger, createPino } from './logging/logger.js';
+import { requestContext } from './logging/request-context.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { setupApiDocs } from './docs/api-docs.js';
+import { ShutdownState } from './health/shutdown-state.js';
 
-export function createLogger(config: Pick<AppConfig, 'logLevel'>): ConsoleLogger {
-  const levels = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-  const wanted = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6, silent: 0 }[config.logLevel] ?? 4;
-  return new ConsoleLogger({ json: true, logLevels: levels.slice(0, wanted) as never, prefix: 'ordersync' });
+export function createLogger(config: Pick<AppConfig, 'logLevel'>): PinoNestLogger {
+  return new PinoNestLogger(createPino(config));
 }
+
+/** Why a webhook was turned away, by the status it got (for the rejected-messages counter). */
+const WEBHOOK_REJECTION: Record<number, string> = { 400: 'invalid', 401: 'signature', 413: 'too_large', 415: 'content_type', 503: 'unavailable' };
 
 export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfig, 'bodyLimitBytes'>): void {
   // Form bodies are only 1688 pushes, whose guard reads the raw bytes: parsing them here too
   // would be wasted work on the hottest route.
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit: config.bodyLimitBytes }, (_request, body, done) => done(null, body));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, forbidUnknownValues: true }));
+
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  // Everything logged while serving a request carries its id (also sent back as X-Request-Id).
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    reply.header('x-request-id', request.id);
+    requestContext.run({ reqId: String(request.id) }, done);
+  });
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, reply.elapsedTime / 1000);
+    if (route.startsWith('/webhooks/') && status >= 400) {
+      metrics.webhookMessages.inc({ source: route === '/webhooks/1688' ? '1688' : 'orders', outcome: 'rejected', reason: WEBHOOK_REJECTION[status] ?? String(status) });
+    }
+    if (status >= 500) request.log.error({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request failed');
+    else request.log.debug({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
+  });
 }
 
 export interface RunningService {
@@ -28,25 +56,41 @@ export interface RunningService {
 
 /**
  * Starts one instance in the configured role: the database is created and migrated before
- * anything serves; the worker role opens no HTTP port.
+ * anything serves. The worker role opens no HTTP port, unless WORKER_HTTP_PORT asks for a
+ * small one with /health and /metrics only.
  */
 export async function startService(config: AppConfig, logger = createLogger(config)): Promise<RunningService> {
   const migrations = await prepareDatabase(config);
   if (migrations.length > 0) logger.log({ msg: 'migrations applied', migrations });
 
-  if (config.role === 'worker') {
+  if (config.role === 'worker' && config.workerHttpPort === 0) {
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger });
-    app.enableShutdownHooks();
     await app.init();
     return { app, port: null, close: () => app.close() };
   }
 
-  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, return503OnClosing: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    loggerInstance: logger.pino,
+    disableRequestLogging: true,
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { rawBody: true, logger });
   configureHttp(app, config);
-  app.enableShutdownHooks();
-  await app.listen(config.port, '0.0.0.0');
+  if (config.role !== 'worker') setupApiDocs(app);
+  const port = config.role === 'worker' ? config.workerHttpPort : config.port;
+  await app.listen(port, '0.0.0.0');
   const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  return { app, port, close: () => app.close() };
+  const close = async () => {
+    // Readiness down first, then no new requests (in-flight ones finish), then workers and connections.
+    app.get(ShutdownState, { strict: false }).draining = true;
+    if (config.shutdownReadyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownReadyDelayMs));
+    await app.getHttpAdapter().getInstance().close();
+    await app.close();
+  };
+  return { app, port: typeof address === 'object' && address ? address.port : port, close };
 }

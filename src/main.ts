@@ -19,6 +19,32 @@ async function main(): Promise<void> {
   }
   const service = await startService(config, logger);
   logger.log({ msg: 'ordersync started', role: config.role, port: service.port });
+
+  // SIGTERM: readiness down, HTTP drains, workers finish their jobs, connections close, exit 0.
+  // Past SHUTDOWN_GRACE_MS the process exits 1; unfinished jobs go back to their queues when
+  // their locks expire, and nothing answered 2xx is lost (it is in Redis already).
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log({ msg: 'stopping', signal, graceMs: config.shutdownGraceMs });
+    setTimeout(() => {
+      logger.error({ msg: 'shutdown grace period over; exiting with work unfinished', graceMs: config.shutdownGraceMs });
+      process.exit(1);
+    }, config.shutdownGraceMs).unref();
+    service.close().then(
+      () => {
+        logger.log({ msg: 'stopped' });
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ msg: 'shutdown failed', err: error });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((error: unknown) => {

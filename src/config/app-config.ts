@@ -37,6 +37,12 @@ export interface AppConfig {
   /** How long a dead worker holds a job before another takes it over (BullMQ lock). */
   dispatchLockMs: number;
   backlogReadyThreshold: number;
+  /** Readiness also goes down when a queue's oldest waiting job is older than this. */
+  backlogReadyMaxAgeMs: number;
+  /** Longest a readiness check waits for a dependency before calling it down. */
+  healthCheckTimeoutMs: number;
+  /** ROLE=worker: a small HTTP port for /health and /metrics only (0: none). */
+  workerHttpPort: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
   logLevel: string;
@@ -46,6 +52,8 @@ export interface AppConfig {
   applyBatchSize: number;
   applyBatchWindowMs: number;
   shutdownGraceMs: number;
+  /** On SIGTERM, how long readiness is down before HTTP stops taking requests. */
+  shutdownReadyDelayMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -166,12 +174,16 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     dispatchRecoveryIntervalMs: int('DISPATCH_RECOVERY_INTERVAL_MS', 15_000, 500, 3_600_000),
     dispatchLockMs: int('DISPATCH_LOCK_MS', 30_000, 1_000, 600_000),
     backlogReadyThreshold: int('BACKLOG_READY_THRESHOLD', 50_000, 1),
+    backlogReadyMaxAgeMs: int('BACKLOG_READY_MAX_AGE_MS', 300_000, 1_000),
+    healthCheckTimeoutMs: int('HEALTH_CHECK_TIMEOUT_MS', 1_000, 50, 60_000),
+    workerHttpPort: int('WORKER_HTTP_PORT', 0, 0, 65535),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     logLevel,
     enqueueTimeoutMs: int('ENQUEUE_TIMEOUT_MS', 2_000, 10, 60_000),
     applyBatchSize: int('APPLY_BATCH_SIZE', 1_000, 1, 10_000),
     applyBatchWindowMs: int('APPLY_BATCH_WINDOW_MS', 20, 0, 10_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
+    shutdownReadyDelayMs: int('SHUTDOWN_READY_DELAY_MS', 0, 0, 120_000),
   };
 
   if (config.dispatchLockMs <= config.externalApiTimeoutMs) {

@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DEAD_LETTER_JOB_OPTIONS } from '../queues/dead-letter.js';
 import {
   DISPATCH_RESULTS_JOB_OPTIONS,
@@ -23,16 +24,34 @@ const WORK_JOB_OPTIONS: Record<string, object> = {
   [DISPATCH_SCHEDULE_QUEUE]: DISPATCH_SCHEDULE_JOB_OPTIONS,
 };
 
-/** The SRE surface: queue depth and dead-letter operations. Writes no table; re-drives through queues and the orders service. */
-@Module({
-  imports: [
-    BullModule.registerQueue(
-      ...WORK_QUEUES.map((queue) => ({ name: queue.name, defaultJobOptions: WORK_JOB_OPTIONS[queue.name] ?? {} })),
-      ...DEAD_LETTER_QUEUES.map((name) => ({ name, defaultJobOptions: DEAD_LETTER_JOB_OPTIONS })),
-    ),
-  ],
-  controllers: [QueuesController],
-  providers: [operationsRedisProvider, QueueDepthService, DeadLettersService],
-  exports: [QueueDepthService, operationsRedisProvider],
-})
-export class OperationsModule {}
+/**
+ * The SRE surface: queue depth and dead-letter operations. Writes no table; re-drives through
+ * queues and the orders service. Queue depth also feeds /metrics and readiness wherever they run.
+ */
+@Module({})
+export class OperationsModule implements OnModuleInit {
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly depth: QueueDepthService,
+  ) {}
+
+  static forRoot(options: { serveHttp: boolean }): DynamicModule {
+    return {
+      module: OperationsModule,
+      global: true,
+      imports: [
+        BullModule.registerQueue(
+          ...WORK_QUEUES.map((queue) => ({ name: queue.name, defaultJobOptions: WORK_JOB_OPTIONS[queue.name] ?? {} })),
+          ...DEAD_LETTER_QUEUES.map((name) => ({ name, defaultJobOptions: DEAD_LETTER_JOB_OPTIONS })),
+        ),
+      ],
+      controllers: options.serveHttp ? [QueuesController] : [],
+      providers: [operationsRedisProvider, QueueDepthService, DeadLettersService],
+      exports: [QueueDepthService],
+    };
+  }
+
+  onModuleInit(): void {
+    this.metrics.useQueueDepths(() => this.depth.depths());
+  }
+}

@@ -62,6 +62,11 @@ export class QueueDepthService implements OnApplicationShutdown {
     });
   }
 
+  async ping(): Promise<void> {
+    if (this.redis.status !== 'ready') throw new Error(`Redis connection is ${this.redis.status}`);
+    await this.redis.ping();
+  }
+
   onApplicationShutdown(): void {
     this.redis.disconnect();
   }

@@ -27,7 +27,7 @@ import { OrdersService } from './orders.service.js';
  */
 @Module({})
 export class OrdersModule {
-  static forRoot(options: { runWorkers: boolean }): DynamicModule {
+  static forRoot(options: { runWorkers: boolean; serveHttp: boolean }): DynamicModule {
     return {
       module: OrdersModule,
       global: true,
@@ -41,7 +41,7 @@ export class OrdersModule {
           { name: DISPATCH_SCHEDULE_QUEUE, defaultJobOptions: DISPATCH_SCHEDULE_JOB_OPTIONS },
         ),
       ],
-      controllers: [OrdersController],
+      controllers: options.serveHttp ? [OrdersController] : [],
       providers: [
         OrdersService,
         OrderMessageApplier,

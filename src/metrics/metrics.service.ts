@@ -1,0 +1,133 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DataSource } from 'typeorm';
+
+interface PgPoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+export type QueueDepthSource = () => Promise<{ name: string; waiting: number; active: number; delayed: number; failed: number; deadLettered: number; oldestWaitingAgeMs: number | null }[]>;
+
+/**
+ * The service's Prometheus metrics, one registry per instance (so in-process test services do
+ * not share counters). Gauges of queues and the pool are read when scraped, not kept up to date.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'ordersync_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly webhookMessages = new Counter({
+    name: 'ordersync_webhook_messages_total',
+    help: 'Webhook messages by source and outcome: accepted (queued), or rejected by reason',
+    labelNames: ['source', 'outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messagesApplied = new Counter({
+    name: 'ordersync_messages_applied_total',
+    help: 'Queued messages written to orders, by outcome: applied, ignored (not acted on) or duplicate',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jobDuration = new Histogram({
+    name: 'ordersync_job_duration_seconds',
+    help: 'Time a job spent in its processor, by queue and outcome',
+    labelNames: ['queue', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly dispatchCalls = new Counter({
+    name: 'ordersync_dispatch_calls_total',
+    help: 'Calls to the external order API by outcome: success, retry, final, rate_limited',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly supplierLag = new Histogram({
+    name: 'ordersync_supplier_status_lag_seconds',
+    help: 'From a status change at the supplier (msgSendTime) to it being applied here',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
+    registers: [this.registry],
+  });
+
+  private readonly queueJobs = new Gauge({
+    name: 'ordersync_queue_jobs',
+    help: 'Jobs per queue and state (waiting, active, delayed, failed, dead_lettered)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly queueOldestWaiting = new Gauge({
+    name: 'ordersync_queue_oldest_waiting_age_seconds',
+    help: 'Age of the oldest waiting job per queue (0 when none waits)',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly dbPool = new Gauge({
+    name: 'ordersync_db_pool_connections',
+    help: 'Database pool connections of this process by state: in_use, idle, waiting (requests queued for one)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  private queueDepths: QueueDepthSource | null = null;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ordersync_' });
+  }
+
+  /** Set by the operations module where it runs; without it, queue gauges are left out. */
+  useQueueDepths(source: QueueDepthSource): void {
+    this.queueDepths = source;
+  }
+
+  async render(): Promise<string> {
+    this.readPool();
+    await this.readQueues();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private readPool(): void {
+    const pool = (this.dataSource.driver as unknown as { master?: PgPoolCounts }).master;
+    if (!pool) return;
+    this.dbPool.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+    this.dbPool.set({ state: 'idle' }, pool.idleCount);
+    this.dbPool.set({ state: 'waiting' }, pool.waitingCount);
+  }
+
+  private async readQueues(): Promise<void> {
+    if (!this.queueDepths) return;
+    try {
+      for (const queue of await this.queueDepths()) {
+        this.queueJobs.set({ queue: queue.name, state: 'waiting' }, queue.waiting);
+        this.queueJobs.set({ queue: queue.name, state: 'active' }, queue.active);
+        this.queueJobs.set({ queue: queue.name, state: 'delayed' }, queue.delayed);
+        this.queueJobs.set({ queue: queue.name, state: 'failed' }, queue.failed);
+        this.queueJobs.set({ queue: queue.name, state: 'dead_lettered' }, queue.deadLettered);
+        this.queueOldestWaiting.set({ queue: queue.name }, (queue.oldestWaitingAgeMs ?? 0) / 1000);
+      }
+    } catch {
+      // Redis away: the scrape still answers, without queue gauges (readiness says why).
+      this.queueJobs.reset();
+      this.queueOldestWaiting.reset();
+    }
+  }
+}

@@ -1,0 +1,741 @@
+#!/usr/bin/env node
+// 1688 push simulator: plays 1688 Open Platform's order message push for a set of supplier
+// orders, the way real 1688 does it. Plain Node ESM, `node:` built-ins only, no build step.
+// Types: tools/simulator-1688.d.mts. Contract: ../shared/CONTRACT.md, "1688 message push".
+//
+//   node tools/simulator-1688.mjs --target http://127.0.0.1:3000 --secret s3cret --count 200 \
+//     --rate 500 --duplicate-rate 0.1 --reorder-rate 0.1 --json
+//
+// Each push is `POST <target>/webhooks/1688`, Content-Type application/x-www-form-urlencoded,
+// body `message=<json>&_aop_signature=<HEX UPPER HMAC-SHA1(appSecret, "message" + json)>`
+// (form encoding as Java's URLEncoder / URLSearchParams: space -> "+"). The message text is built
+// by hand so that `data.orderId` is a bare JSON number with every digit of the supplier order id
+// (ids are above 2^53; JSON.stringify of a number would round them):
+//   {"msgId":N,"type":TOPIC,"gmtBorn":MS,"userInfo":"b2b-...","data":{"orderId":167539019420540001,
+//    "currentStatus":STATUS,"msgSendTime":"YYYY-MM-DD HH:mm:ss" (UTC+8),"buyerMemberId":"b2b-1",
+//    "sellerMemberId":"b2b-2"}}
+//
+// The plan (deterministic for a given seed, startTime and msgIdBase; see planPushes):
+//   - every order walks waitbuyerpay (ORDER_BUYER_VIEW_BUYER_MAKE) -> waitsellersend
+//     (ORDER_BUYER_VIEW_ORDER_PAY) -> waitbuyerreceive (ORDER_BUYER_VIEW_ANNOUNCE_SENDGOODS) ->
+//     confirm_goods (ORDER_BUYER_VIEW_ORDER_COMFIRM_RECEIVEGOODS) -> success
+//     (ORDER_BUYER_VIEW_ORDER_SUCCESS); a share `cancelRate` ends in cancel
+//     (ORDER_BUYER_VIEW_ORDER_BUYER_CLOSE) after 1 or 2 steps;
+//   - status changes happen on a simulated clock: an order starts somewhere in the first hour,
+//     each next step 1..600 whole seconds later (so msgSendTime strictly increases per order, >= 1 s
+//     apart); gmtBorn = that second + 0..999 ms. By default the simulated timeline ends one second
+//     before the run starts, so no message is from the future;
+//   - messages go out in the order 1688 produced them (by gmtBorn), msgIds increasing from
+//     msgIdBase + 1; then, per order, each later message swaps places with the one before it with
+//     probability `reorderRate` (a later message delivered before an earlier one); then each
+//     message is sent once more, 1..100 deliveries later, with probability `duplicateRate` (same
+//     msgId, byte-identical body).
+// Sending: open loop at `rate` deliveries/s (0 = as fast as `concurrency` allows), at most
+// `concurrency` requests in flight over a keep-alive agent. A non-2xx answer, a network error or
+// a timeout is re-sent up to `retries` times after retryBaseMs, 2x, 4x, ... (200, 400, 800 ms by
+// default), without holding a concurrency slot while waiting; then the delivery counts as failed.
+
+import { createHmac, randomInt } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+
+export const DEFAULT_ID_BASE = '167539019420540000';
+export const DEFAULT_USER_INFO = 'b2b-1676547900b7bb3';
+
+/** Order status -> the 1688 topic that announces it. */
+export const TOPIC_BY_STATUS = Object.freeze({
+  waitbuyerpay: 'ORDER_BUYER_VIEW_BUYER_MAKE',
+  waitsellersend: 'ORDER_BUYER_VIEW_ORDER_PAY',
+  waitbuyerreceive: 'ORDER_BUYER_VIEW_ANNOUNCE_SENDGOODS',
+  confirm_goods: 'ORDER_BUYER_VIEW_ORDER_COMFIRM_RECEIVEGOODS',
+  success: 'ORDER_BUYER_VIEW_ORDER_SUCCESS',
+  cancel: 'ORDER_BUYER_VIEW_ORDER_BUYER_CLOSE',
+});
+
+const LIFECYCLE = ['waitbuyerpay', 'waitsellersend', 'waitbuyerreceive', 'confirm_goods', 'success'];
+const ORDER_SPREAD_SEC = 3600; // orders start within the first simulated hour
+const STEP_GAP_MAX_SEC = 600; // next status 1..600 s later
+const DUPLICATE_WINDOW = 100; // a duplicate goes 1..100 deliveries after its original
+const CHINA_OFFSET_MS = 8 * 3600 * 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** mulberry32: tiny, fast, replayable from one uint32 seed (same PRNG as the fake supplier API). */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson): 1688's `_aop_signature` for one field. */
+export function signMessage(appSecret, messageJson) {
+  return createHmac('sha1', appSecret).update(`message${messageJson}`).digest('hex').toUpperCase();
+}
+
+/** "YYYY-MM-DD HH:mm:ss" in China time (UTC+8), as 1688's msgSendTime. */
+export function formatChinaTime(ms) {
+  const d = new Date(ms + CHINA_OFFSET_MS);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+}
+
+/** The message JSON text, built by hand: orderId goes in as a bare number, digit for digit. */
+export function buildMessage({ msgId, type, gmtBorn, userInfo = DEFAULT_USER_INFO, orderId, status, msgSendTime }) {
+  const id = String(orderId);
+  if (!/^[1-9]\d*$/.test(id)) throw new Error(`orderId must be a positive integer written in digits, got "${id}"`);
+  return (
+    `{"msgId":${msgId},"type":${JSON.stringify(type)},"gmtBorn":${gmtBorn},"userInfo":${JSON.stringify(userInfo)},` +
+    `"data":{"orderId":${id},"currentStatus":${JSON.stringify(status)},"msgSendTime":${JSON.stringify(msgSendTime)},` +
+    `"buyerMemberId":"b2b-1","sellerMemberId":"b2b-2"}}`
+  );
+}
+
+/** The form body 1688 posts: message=<json>&_aop_signature=<hex upper>. */
+export function formBody(appSecret, messageJson) {
+  return new URLSearchParams({ message: messageJson, _aop_signature: signMessage(appSecret, messageJson) }).toString();
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round2 = (n) => Math.round(n * 100) / 100;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+function fail(message) {
+  throw new Error(`simulator-1688: ${message}`);
+}
+
+function num(name, value, { min = -Infinity, max = Infinity, int = false, allowInfinity = false } = {}) {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || Number.isNaN(n) || (!Number.isFinite(n) && !allowInfinity)) fail(`${name} must be a number, got ${String(value)}`);
+  if (int && Number.isFinite(n) && !Number.isInteger(n)) fail(`${name} must be an integer, got ${n}`);
+  if (n < min || n > max) fail(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function digits(name, value) {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) fail(`${name} ${value} is not a safe integer; pass it as a string or bigint to keep every digit`);
+  const text = typeof value === 'string' ? value.trim() : typeof value === 'bigint' || typeof value === 'number' ? String(value) : '';
+  if (!/^[1-9]\d*$/.test(text)) fail(`${name} must be a positive integer written in digits, got ${JSON.stringify(String(value))}`);
+  return text;
+}
+
+/** Validates options and fills defaults; throws with a message naming the bad option. */
+function normalize(options, { needTarget }) {
+  if (options === null || typeof options !== 'object') fail('options must be an object');
+  const o = {};
+  if (needTarget) {
+    if (typeof options.target !== 'string' || options.target === '') fail('target (base URL, e.g. http://127.0.0.1:3000) is required');
+    let url;
+    try {
+      url = new URL(options.target);
+    } catch {
+      fail(`target is not a URL: ${options.target}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`target must be http:// or https://, got ${options.target}`);
+    o.target = options.target;
+  }
+  if (typeof options.appSecret !== 'string' || options.appSecret === '') fail('appSecret is required');
+  o.appSecret = options.appSecret;
+  o.path = options.path ?? '/webhooks/1688';
+  if (typeof o.path !== 'string' || !o.path.startsWith('/')) fail('path must start with "/"');
+
+  if (options.ids !== undefined && options.ids !== null) {
+    if (!Array.isArray(options.ids)) fail('ids must be an array of supplier order ids (digit strings)');
+    if (options.count !== undefined && options.count !== null) fail('give either ids or count, not both');
+    o.ids = options.ids.map((id, i) => digits(`ids[${i}]`, id));
+    const seen = new Set();
+    for (const id of o.ids) {
+      if (seen.has(id)) fail(`ids contains ${id} twice`);
+      seen.add(id);
+    }
+  } else if (options.count !== undefined && options.count !== null) {
+    const count = num('count', options.count, { min: 0, max: 10_000_000, int: true });
+    const base = BigInt(digits('idBase', options.idBase ?? DEFAULT_ID_BASE));
+    o.ids = Array.from({ length: count }, (_, i) => String(base + BigInt(i + 1)));
+  } else fail('give ids (supplier order ids) or count');
+
+  o.cancelRate = num('cancelRate', options.cancelRate ?? 0.1, { min: 0, max: 1 });
+  o.duplicateRate = num('duplicateRate', options.duplicateRate ?? 0, { min: 0, max: 1 });
+  o.reorderRate = num('reorderRate', options.reorderRate ?? 0, { min: 0, max: 1 });
+  o.rate = num('rate', options.rate ?? 100, { min: 0, allowInfinity: true });
+  o.concurrency = num('concurrency', options.concurrency ?? 16, { min: 1, max: 100_000, int: true });
+  o.retries = num('retries', options.retries ?? 3, { min: 0, max: 100, int: true });
+  o.retryBaseMs = num('retryBaseMs', options.retryBaseMs ?? 200, { min: 0, max: 3_600_000 });
+  o.timeoutMs = num('timeoutMs', options.timeoutMs ?? 10_000, { min: 1, max: 3_600_000 });
+  o.progressIntervalMs = num('progressIntervalMs', options.progressIntervalMs ?? 1000, { min: 1, max: 3_600_000 });
+  o.seed = options.seed === undefined || options.seed === null ? randomInt(0, 2 ** 32) : num('seed', options.seed, { min: 0, max: 0xffffffff, int: true });
+  o.startTime = options.startTime === undefined || options.startTime === null ? undefined : parseTime(options.startTime);
+  const nowSec = Math.floor(Date.now() / 1000);
+  o.msgIdBase =
+    options.msgIdBase === undefined || options.msgIdBase === null ? nowSec * 1_000_000 : num('msgIdBase', options.msgIdBase, { min: 0, max: Number.MAX_SAFE_INTEGER, int: true });
+  o.userInfo = options.userInfo ?? DEFAULT_USER_INFO;
+  if (typeof o.userInfo !== 'string' || o.userInfo === '') fail('userInfo must be a non-empty string');
+  o.onProgress = options.onProgress;
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('onProgress must be a function');
+  o.signal = options.signal;
+  return o;
+}
+
+function parseTime(value) {
+  if (value instanceof Date) value = value.getTime();
+  if (typeof value === 'string' && !/^\d+$/.test(value.trim())) {
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) fail(`startTime is not a time: ${value}`);
+    value = ms;
+  }
+  const ms = num('startTime', value, { min: 0, max: 8.64e15, int: true });
+  return Math.floor(ms / 1000) * 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan
+
+/**
+ * Builds the deliveries of a run without sending anything: deterministic for the same ids, seed,
+ * rates, startTime and msgIdBase.
+ */
+export function planPushes(options) {
+  return buildPlan(normalize(options, { needTarget: false }));
+}
+
+function buildPlan(o) {
+  const rng = mulberry32(o.seed);
+  // 1. Lifecycles on a relative simulated clock (whole seconds + ms of birth).
+  const events = [];
+  let maxSec = 0;
+  o.ids.forEach((orderId, orderIndex) => {
+    let path = LIFECYCLE;
+    if (rng() < o.cancelRate) path = rng() < 0.5 ? ['waitbuyerpay', 'cancel'] : ['waitbuyerpay', 'waitsellersend', 'cancel'];
+    let sec = Math.floor(rng() * ORDER_SPREAD_SEC);
+    path.forEach((status, step) => {
+      if (step > 0) sec += 1 + Math.floor(rng() * STEP_GAP_MAX_SEC);
+      events.push({ orderId, orderIndex, step, status, sec, bornMs: Math.floor(rng() * 1000) });
+    });
+    if (sec > maxSec) maxSec = sec;
+  });
+  const startTime = o.startTime ?? Math.floor(Date.now() / 1000) * 1000 - (maxSec + 1) * 1000;
+  if (o.msgIdBase + events.length > Number.MAX_SAFE_INTEGER) fail('msgIdBase + messages goes past 2^53 - 1');
+
+  // 2. In the order 1688 produced them; msgIds in that order.
+  events.sort((a, b) => a.sec - b.sec || a.bornMs - b.bornMs || a.orderIndex - b.orderIndex || a.step - b.step);
+  const messages = events.map((e, i) => {
+    const eventTime = startTime + e.sec * 1000;
+    const msgId = o.msgIdBase + i + 1;
+    const type = TOPIC_BY_STATUS[e.status];
+    const msgSendTime = formatChinaTime(eventTime);
+    const gmtBorn = eventTime + e.bornMs;
+    const message = buildMessage({ msgId, type, gmtBorn, userInfo: o.userInfo, orderId: e.orderId, status: e.status, msgSendTime });
+    return { msgId, orderId: e.orderId, step: e.step, status: e.status, type, eventTime, msgSendTime, gmtBorn, message, body: formBody(o.appSecret, message) };
+  });
+
+  // 3. Reordering: per order, a later message swaps places with the one before it.
+  const sequence = messages.slice();
+  const positions = new Map(); // orderId -> positions of its messages, ascending
+  sequence.forEach((m, i) => {
+    let list = positions.get(m.orderId);
+    if (!list) positions.set(m.orderId, (list = []));
+    list.push(i);
+  });
+  for (const orderId of o.ids) {
+    const pos = positions.get(orderId) ?? [];
+    for (let j = 1; j < pos.length; j++) {
+      if (rng() < o.reorderRate) {
+        const a = pos[j - 1];
+        const b = pos[j];
+        [sequence[a], sequence[b]] = [sequence[b], sequence[a]];
+      }
+    }
+  }
+
+  // 4. Duplicates: the same delivery again, 1..DUPLICATE_WINDOW deliveries later.
+  const keyed = [];
+  sequence.forEach((m, i) => {
+    keyed.push({ key: i, m, duplicate: false });
+    if (rng() < o.duplicateRate) keyed.push({ key: i + 1 + Math.floor(rng() * DUPLICATE_WINDOW) - 0.5, m, duplicate: true });
+  });
+  keyed.sort((a, b) => a.key - b.key); // stable: ties keep insertion order
+
+  // 5. Deliveries, with the reordering counted as the receiver will see it (originals only).
+  const newestSeen = new Map();
+  let reordered = 0;
+  let duplicates = 0;
+  const deliveries = keyed.map(({ m, duplicate }, index) => {
+    let late = false;
+    if (duplicate) duplicates++;
+    else {
+      const newest = newestSeen.get(m.orderId) ?? -Infinity;
+      if (m.eventTime < newest) {
+        late = true;
+        reordered++;
+      } else newestSeen.set(m.orderId, m.eventTime);
+    }
+    return { index, ...m, duplicate, reordered: late };
+  });
+
+  const byStatus = {};
+  const lastStatusByOrder = {};
+  const newest = new Map();
+  for (const m of messages) {
+    byStatus[m.status] = (byStatus[m.status] ?? 0) + 1;
+    if ((newest.get(m.orderId) ?? -Infinity) < m.eventTime) {
+      newest.set(m.orderId, m.eventTime);
+      lastStatusByOrder[m.orderId] = m.status;
+    }
+  }
+  return {
+    seed: o.seed,
+    startTime,
+    msgIdBase: o.msgIdBase,
+    orders: o.ids.slice(),
+    messages: messages.length,
+    duplicates,
+    reordered,
+    byStatus,
+    lastStatusByOrder,
+    deliveries,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+/** Plays the pushes against `target` and resolves with the final report. */
+export async function runSimulator(options) {
+  const o = normalize(options, { needTarget: true });
+  const plan = buildPlan(o);
+  const url = new URL(o.target);
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const requestPath = `${basePath}${o.path}${url.search}`;
+  const lib = url.protocol === 'https:' ? https : http;
+  const agent = new lib.Agent({ keepAlive: true, maxSockets: o.concurrency, maxFreeSockets: o.concurrency });
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+
+  const deliveries = plan.deliveries;
+  const total = deliveries.length;
+  const interval = Number.isFinite(o.rate) && o.rate > 0 ? 1000 / o.rate : 0;
+  const stats = { sent: 0, acknowledged: 0, failed: 0, retried: 0, requests: 0, duplicatesSent: 0, maxScheduleLagMs: 0 };
+  const responses = {};
+  const latencies = [];
+  const failures = [];
+  const acked = new Map(); // orderId -> the acknowledged message with the newest msgSendTime
+  const ackedMsgIds = new Set();
+  const bySentStatus = {};
+  const pendingRetries = new Map(); // timer -> delivery state waiting to be re-sent
+  const retryQueue = [];
+  let retryHead = 0;
+  let active = 0;
+  let next = 0;
+  let done = 0;
+  let aborted = false;
+  let pumpTimer;
+  let progressTimer;
+  let finish;
+  const finished = new Promise((resolve) => {
+    finish = resolve;
+  });
+  const t0 = performance.now();
+
+  const bump = (label) => {
+    responses[label] = (responses[label] ?? 0) + 1;
+  };
+
+  function post(d, callback) {
+    const started = performance.now();
+    let settled = false;
+    const settle = (status, error, snippet) => {
+      if (settled) return;
+      settled = true;
+      callback(status, error, snippet, performance.now() - started);
+    };
+    const req = lib.request(
+      {
+        hostname,
+        port,
+        path: requestPath,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(d.body) },
+      },
+      (res) => {
+        let snippet = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          if (snippet.length < 300) snippet += chunk;
+        });
+        res.on('end', () => settle(res.statusCode ?? 0, null, snippet.slice(0, 300)));
+        res.on('error', (error) => settle(null, error));
+        res.on('aborted', () => settle(null, new Error('response aborted')));
+      },
+    );
+    req.setTimeout(o.timeoutMs, () => {
+      const error = new Error(`no answer within ${o.timeoutMs} ms`);
+      error.code = 'ETIMEDOUT';
+      req.destroy(error);
+    });
+    req.on('error', (error) => settle(null, error));
+    req.end(d.body);
+  }
+
+  function attempt(state) {
+    if (state.attempts > 0) stats.retried++;
+    state.attempts++;
+    stats.requests++;
+    post(state.d, (status, error, snippet, ms) => {
+      release();
+      const ok = status !== null && status >= 200 && status < 300;
+      bump(status !== null ? String(status) : error?.code ?? 'error');
+      if (ok) {
+        stats.acknowledged++;
+        latencies.push(ms);
+        const { d } = state;
+        ackedMsgIds.add(d.msgId);
+        const prev = acked.get(d.orderId);
+        if (!prev || prev.eventTime < d.eventTime) acked.set(d.orderId, d);
+        complete();
+        return;
+      }
+      state.lastError = status !== null ? `HTTP ${status}${snippet ? ` ${snippet}` : ''}` : `${error?.code ?? 'error'}: ${error?.message ?? error}`;
+      if (state.attempts <= o.retries && !aborted) {
+        const timer = setTimeout(() => {
+          pendingRetries.delete(timer);
+          retryQueue.push(state);
+          pump();
+        }, o.retryBaseMs * 2 ** (state.attempts - 1));
+        pendingRetries.set(timer, state);
+        return;
+      }
+      giveUp(state);
+    });
+  }
+
+  function giveUp(state) {
+    stats.failed++;
+    if (failures.length < 20) failures.push({ msgId: state.d.msgId, orderId: state.d.orderId, status: state.d.status, attempts: state.attempts, lastError: state.lastError ?? 'aborted' });
+    complete();
+  }
+
+  function complete() {
+    done++;
+    checkDone();
+  }
+
+  function release() {
+    active--;
+    pump();
+  }
+
+  function checkDone() {
+    if (done === stats.sent && pendingRetries.size === 0 && retryHead === retryQueue.length && (next === total || aborted) && active === 0) finish();
+  }
+
+  function pump() {
+    // Retries first: they are due and 1688 does not hold them back for new messages.
+    while (active < o.concurrency && retryHead < retryQueue.length) {
+      const state = retryQueue[retryHead++];
+      if (aborted) {
+        giveUp(state);
+        continue;
+      }
+      active++;
+      attempt(state);
+    }
+    if (retryHead === retryQueue.length && retryHead > 1024) {
+      retryQueue.length = 0;
+      retryHead = 0;
+    }
+    if (aborted) return checkDone();
+    const now = performance.now();
+    while (next < total && active < o.concurrency) {
+      const due = t0 + next * interval;
+      if (due > now) {
+        if (!pumpTimer) {
+          pumpTimer = setTimeout(() => {
+            pumpTimer = undefined;
+            pump();
+          }, Math.max(1, Math.ceil(due - now)));
+        }
+        return;
+      }
+      if (now - due > stats.maxScheduleLagMs) stats.maxScheduleLagMs = now - due;
+      const d = deliveries[next++];
+      stats.sent++;
+      if (d.duplicate) stats.duplicatesSent++;
+      bySentStatus[d.status] = (bySentStatus[d.status] ?? 0) + (d.duplicate ? 0 : 1);
+      active++;
+      attempt({ d, attempts: 0, lastError: undefined });
+    }
+    checkDone();
+  }
+
+  const snapshot = () => {
+    const elapsedMs = performance.now() - t0;
+    return {
+      elapsedMs: Math.round(elapsedMs),
+      total,
+      sent: stats.sent,
+      acknowledged: stats.acknowledged,
+      failed: stats.failed,
+      retried: stats.retried,
+      inFlight: active,
+      pendingRetries: pendingRetries.size + (retryQueue.length - retryHead),
+      ratePerSec: elapsedMs > 0 ? round2((stats.sent * 1000) / elapsedMs) : 0,
+    };
+  };
+  if (o.onProgress) {
+    progressTimer = setInterval(() => {
+      try {
+        o.onProgress(snapshot());
+      } catch {
+        // a failing progress callback must not stop the run
+      }
+    }, o.progressIntervalMs);
+  }
+
+  const onAbort = () => {
+    if (aborted) return;
+    aborted = true;
+    clearTimeout(pumpTimer);
+    pumpTimer = undefined;
+    // Deliveries waiting for a retry give up now; in-flight requests finish.
+    const waiting = [...pendingRetries];
+    pendingRetries.clear();
+    for (const [timer, state] of waiting) {
+      clearTimeout(timer);
+      giveUp(state);
+    }
+    pump();
+  };
+  if (o.signal) {
+    if (o.signal.aborted) onAbort();
+    else o.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  pump();
+  await finished;
+  clearInterval(progressTimer);
+  clearTimeout(pumpTimer);
+  o.signal?.removeEventListener?.('abort', onAbort);
+  agent.destroy();
+
+  const elapsedMs = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const lastStatusByOrder = {};
+  for (const id of plan.orders) {
+    const d = acked.get(id);
+    if (d) lastStatusByOrder[id] = d.status;
+  }
+  return {
+    target: `${url.origin}${requestPath}`,
+    seed: plan.seed,
+    startTime: plan.startTime,
+    msgIdBase: plan.msgIdBase,
+    orders: plan.orders.length,
+    messages: plan.messages,
+    sent: stats.sent,
+    acknowledged: stats.acknowledged,
+    acknowledgedMessages: ackedMsgIds.size,
+    failed: stats.failed,
+    retried: stats.retried,
+    requests: stats.requests,
+    duplicatesSent: stats.duplicatesSent,
+    reordered: plan.reordered,
+    notSent: total - stats.sent,
+    aborted,
+    byStatus: bySentStatus,
+    lastStatusByOrder,
+    ackLatencyMs: {
+      p50: round2(percentile(latencies, 50)),
+      p90: round2(percentile(latencies, 90)),
+      p99: round2(percentile(latencies, 99)),
+      max: round2(latencies.length ? latencies[latencies.length - 1] : 0),
+    },
+    responses,
+    failures,
+    elapsedMs: Math.round(elapsedMs),
+    ratePerSec: elapsedMs > 0 ? round2((stats.sent * 1000) / elapsedMs) : 0,
+    maxScheduleLagMs: Math.round(stats.maxScheduleLagMs),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+const USAGE = `usage: node tools/simulator-1688.mjs --target URL --secret S (--count N [--id-base N] | --ids A,B,... | --ids-file F) [flags]
+  --target URL           ordersync base URL (default http://127.0.0.1:3000); pushes go to URL/webhooks/1688
+  --path P               push path (default /webhooks/1688)
+  --secret S             app secret for _aop_signature (default: $ALIBABA_APP_SECRET)
+  --count N              N orders with ids id-base + 1 .. id-base + N (as the fake supplier API answers)
+  --id-base N            default ${DEFAULT_ID_BASE}
+  --ids A,B,...          explicit supplier order ids (digits)    --ids-file F  ids separated by spaces, commas or lines
+  --rate R               deliveries per second, open loop (default 100; 0 = unpaced)
+  --concurrency N        requests in flight at most (default 16)
+  --duplicate-rate P     share of messages sent twice with the same msgId (default 0)
+  --reorder-rate P       chance a later message of an order overtakes the one before it (default 0)
+  --cancel-rate P        share of orders that end in cancel after 1-2 steps (default 0.1)
+  --retries N            re-sends of a non-2xx or network error (default 3)
+  --retry-base-ms MS     first retry gap; then x2, x4 ... (default 200)
+  --timeout-ms MS        per request (default 10000)
+  --seed N               PRNG seed (uint32; random by default, printed in the report)
+  --start-time T         simulated clock start (ms or ISO; default: the timeline ends just before now)
+  --msg-id-base N        msgIds are N+1, N+2, ... (default: unix seconds x 1e6)
+  --json                 final report as JSON on stdout      --quiet  no progress lines
+  --plan                 print the planned deliveries as JSON lines and send nothing
+Progress goes to stderr, at most one line per second. Exit 0 when every delivery was acknowledged,
+1 when some failed or the run was interrupted, 2 on bad flags.`;
+
+const FLAGS = {
+  target: 'target',
+  path: 'path',
+  secret: 'appSecret',
+  count: 'count',
+  'id-base': 'idBase',
+  ids: 'ids',
+  'ids-file': 'idsFile',
+  rate: 'rate',
+  concurrency: 'concurrency',
+  'duplicate-rate': 'duplicateRate',
+  'reorder-rate': 'reorderRate',
+  'cancel-rate': 'cancelRate',
+  retries: 'retries',
+  'retry-base-ms': 'retryBaseMs',
+  'timeout-ms': 'timeoutMs',
+  seed: 'seed',
+  'start-time': 'startTime',
+  'msg-id-base': 'msgIdBase',
+};
+const SWITCHES = new Set(['json', 'quiet', 'plan', 'help']);
+
+/** Parses CLI flags (--name value or --name=value). Throws on unknown or incomplete flags. */
+export function parseCliArgs(argv, env = process.env) {
+  const raw = {};
+  const switches = { json: false, quiet: false, plan: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (SWITCHES.has(flag)) {
+      if (eq >= 0) throw new Error(`--${flag} takes no value`);
+      switches[flag] = true;
+      continue;
+    }
+    const name = FLAGS[flag];
+    if (!name) throw new Error(`unknown flag --${flag}`);
+    let value;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (i + 1 < argv.length) value = argv[++i];
+    else throw new Error(`--${flag} needs a value`);
+    raw[name] = value;
+  }
+  const options = {
+    target: raw.target ?? 'http://127.0.0.1:3000',
+    appSecret: raw.appSecret ?? env.ALIBABA_APP_SECRET,
+  };
+  for (const name of ['path', 'idBase', 'startTime']) {
+    if (raw[name] !== undefined) options[name] = raw[name];
+  }
+  for (const name of ['count', 'rate', 'concurrency', 'duplicateRate', 'reorderRate', 'cancelRate', 'retries', 'retryBaseMs', 'timeoutMs', 'seed', 'msgIdBase']) {
+    if (raw[name] === undefined) continue;
+    const n = raw[name].trim() === '' ? NaN : Number(raw[name]);
+    options[name] = Number.isNaN(n) ? raw[name] : n; // a bad value is reported as typed
+  }
+  const idText = [raw.ids, raw.idsFile !== undefined ? readFileSync(raw.idsFile, 'utf8') : undefined].filter((t) => t !== undefined).join(',');
+  if (raw.ids !== undefined || raw.idsFile !== undefined) options.ids = idText.split(/[\s,]+/).filter(Boolean);
+  if (!switches.help) {
+    // Validate now so that bad flags exit 2 before anything is sent.
+    if (!options.appSecret) throw new Error('--secret (or ALIBABA_APP_SECRET) is required');
+    if (options.ids === undefined && options.count === undefined) throw new Error('give --count, --ids or --ids-file');
+    normalize({ ...options, seed: options.seed ?? 0 }, { needTarget: true });
+  }
+  return { options, ...switches };
+}
+
+function summary(report) {
+  const counts = (record) =>
+    Object.entries(record)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+  const last = {};
+  for (const status of Object.values(report.lastStatusByOrder)) last[status] = (last[status] ?? 0) + 1;
+  const lines = [
+    `simulator-1688 ${report.aborted ? 'interrupted' : 'done'}: ${report.orders} orders, ${report.messages} messages -> ${report.target}`,
+    `  sent=${report.sent} (duplicates ${report.duplicatesSent}) acknowledged=${report.acknowledged} failed=${report.failed} retried=${report.retried} reordered=${report.reordered} notSent=${report.notSent}`,
+    `  ${(report.elapsedMs / 1000).toFixed(1)} s, ${report.ratePerSec} deliveries/s, ack latency p50 ${report.ackLatencyMs.p50} ms p99 ${report.ackLatencyMs.p99} ms, max schedule lag ${report.maxScheduleLagMs} ms`,
+    `  responses: ${counts(report.responses)}`,
+    `  by status: ${counts(report.byStatus)}`,
+    `  last status by order: ${counts(last)}`,
+    `  replay with: --seed ${report.seed} --start-time ${report.startTime} --msg-id-base ${report.msgIdBase}`,
+  ];
+  for (const f of report.failures) lines.push(`  failed: msgId ${f.msgId} order ${f.orderId} ${f.status} after ${f.attempts} attempts: ${f.lastError}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function main() {
+  let cli;
+  try {
+    cli = parseCliArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`simulator-1688: ${error.message.replace(/^simulator-1688: /, '')}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (cli.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (cli.plan) {
+    const plan = planPushes(cli.options);
+    for (const d of plan.deliveries) {
+      const { body: _body, ...line } = d;
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+    return;
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write('simulator-1688: interrupted, waiting for requests in flight (again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const onProgress = cli.quiet
+    ? undefined
+    : (p) =>
+        process.stderr.write(
+          `simulator-1688: ${(p.elapsedMs / 1000).toFixed(1)}s sent=${p.sent}/${p.total} acknowledged=${p.acknowledged} failed=${p.failed} retried=${p.retried} inFlight=${p.inFlight} retrying=${p.pendingRetries} rate=${p.ratePerSec}/s\n`,
+        );
+  const report = await runSimulator({ ...cli.options, onProgress, progressIntervalMs: 1000, signal: controller.signal });
+  const text = cli.json ? `${JSON.stringify(report, null, 2)}\n` : summary(report);
+  process.exitCode = report.failed === 0 && !report.aborted ? 0 : 1;
+  process.stdout.write(text);
+}
+
+function isMain() {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(SELF);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) await main();
