@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source-options.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -33,6 +34,7 @@ export class AppModule {
         ...(serveApi ? [WebhooksModule] : []),
         OperationsModule.forRoot({ serveHttp: serveApi }),
         ...(serveOps ? [HealthModule] : []),
+        ...(serveApi ? [DashboardModule.forRoot()] : []),
       ],
     };
   }

@@ -4,13 +4,15 @@ import type { IncomingMessage } from 'node:http';
 import { ValidationPipe, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/migrate.js';
 import { PinoNestLogger, createPino } from './logging/logger.js';
 import { requestContext } from './logging/request-context.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { dashboardAuth } from './dashboard/dashboard-auth.js';
+import { DASHBOARD_ROUTE } from './dashboard/dashboard.module.js';
 import { setupApiDocs } from './docs/api-docs.js';
 import { ShutdownState } from './health/shutdown-state.js';
 
@@ -21,7 +23,7 @@ export function createLogger(config: Pick<AppConfig, 'logLevel'>): PinoNestLogge
 /** Why a webhook was turned away, by the status it got (for the rejected-messages counter). */
 const WEBHOOK_REJECTION: Record<number, string> = { 400: 'invalid', 401: 'signature', 413: 'too_large', 415: 'content_type', 503: 'unavailable' };
 
-export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfig, 'bodyLimitBytes'>): void {
+export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfig, 'bodyLimitBytes' | 'apiKeys'>): void {
   // Form bodies are only 1688 pushes, whose guard reads the raw bytes: parsing them here too
   // would be wasted work on the hottest route.
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit: config.bodyLimitBytes }, (_request, body, done) => done(null, body));
@@ -34,6 +36,14 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
     reply.header('x-request-id', request.id);
     requestContext.run({ reqId: String(request.id) }, done);
   });
+  // The dashboard's pages and its API alike (a Nest middleware would guard only the first).
+  const guardDashboard = dashboardAuth(config.apiKeys);
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    // By the route matched, so that no spelling of the URL (%-encoding, double slashes) slips past.
+    const route = request.routeOptions.url ?? '';
+    if (route !== DASHBOARD_ROUTE && !route.startsWith(`${DASHBOARD_ROUTE}/`)) return done();
+    guardDashboard(request.raw, reply.raw, done);
+  });
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
@@ -41,8 +51,8 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
     if (route.startsWith('/webhooks/') && status >= 400) {
       metrics.webhookMessages.inc({ source: route === '/webhooks/1688' ? '1688' : 'orders', outcome: 'rejected', reason: WEBHOOK_REJECTION[status] ?? String(status) });
     }
-    if (status >= 500) request.log.error({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request failed');
-    else request.log.debug({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request');
+    if (status >= 500) fastify.log.error({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request failed');
+    else fastify.log.debug({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
 }
@@ -73,7 +83,8 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     loggerInstance: logger.pino,
-    disableRequestLogging: true,
+    // One line per failed request from our own hook, not two per request from Fastify.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request: IncomingMessage) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();

@@ -2,6 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type Type } from '@nestjs/common';
 import { RateLimitError, UnrecoverableError, type Job, type Queue, type WorkerOptions } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DispatchClaimsService } from '../orders/dispatch-claims.service.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import {
@@ -32,11 +33,16 @@ export class OrderDispatchProcessor extends WorkerHost {
     private readonly claims: DispatchClaimsService,
     @InjectQueue(DISPATCH_RESULTS_QUEUE) private readonly results: Queue<DispatchResultJob>,
     @InjectQueue(ORDER_DISPATCH_DLQ) private readonly deadLetters: Queue<DeadLetterJob<DispatchOrderJob>>,
+    private readonly metrics: MetricsService,
   ) {
     super();
   }
 
-  async process(job: Job<DispatchOrderJob>): Promise<DispatchJobOutcome> {
+  process(job: Job<DispatchOrderJob>): Promise<DispatchJobOutcome> {
+    return this.metrics.timeJob(ORDER_DISPATCH_QUEUE, () => this.dispatch(job));
+  }
+
+  private async dispatch(job: Job<DispatchOrderJob>): Promise<DispatchJobOutcome> {
     const { orderId } = job.data;
     const attempt = job.attemptsMade + 1;
     // A job run again (a retry, a crashed worker's job, a recovered one) may find its order
@@ -45,6 +51,7 @@ export class OrderDispatchProcessor extends WorkerHost {
     if (runBefore && !(await this.claims.isAwaitingDispatch(orderId))) return 'skipped';
 
     const answer = await this.client.send(orderId, job.data.payload);
+    this.metrics.dispatchCalls.inc({ outcome: answer.kind === 'retry' && answer.rateLimited ? 'rate_limited' : answer.kind });
     if (answer.kind === 'success') {
       await this.report(job, { outcome: 'completed', supplierOrderId: answer.supplierOrderId, error: answer.note });
       return 'completed';

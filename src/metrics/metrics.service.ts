@@ -90,6 +90,19 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, prefix: 'ordersync_' });
   }
 
+  /** Runs a job's work and records how long it took and how it ended. */
+  async timeJob<T>(queue: string, work: () => Promise<T>): Promise<T> {
+    const end = this.jobDuration.startTimer({ queue });
+    try {
+      const result = await work();
+      end({ outcome: 'completed' });
+      return result;
+    } catch (error) {
+      end({ outcome: 'failed' });
+      throw error;
+    }
+  }
+
   /** Set by the operations module where it runs; without it, queue gauges are left out. */
   useQueueDepths(source: QueueDepthSource): void {
     this.queueDepths = source;

@@ -2,6 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, type DispatchResultJob } from '../queues/order-dispatch.queue.js';
 import { DispatchResultApplier, type ResultOutcome } from './dispatch-result-applier.js';
@@ -24,6 +25,7 @@ export class DispatchResultsProcessor extends WorkerHost implements OnApplicatio
   constructor(
     private readonly applier: DispatchResultApplier,
     @InjectQueue(DISPATCH_RESULTS_DLQ) private readonly deadLetters: Queue<DeadLetterJob<DispatchResultJob>>,
+    private readonly metrics: MetricsService,
   ) {
     super();
   }
@@ -37,7 +39,11 @@ export class DispatchResultsProcessor extends WorkerHost implements OnApplicatio
     await this.batcher.drain();
   }
 
-  async process(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
+  process(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
+    return this.metrics.timeJob(DISPATCH_RESULTS_QUEUE, () => this.apply(job));
+  }
+
+  private async apply(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
     try {
       return await this.batcher.add(job.data);
     } catch (error) {

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { isTransientDatabaseError } from '../common/database-errors.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, type ApplyMessageJob } from '../queues/order-events.queue.js';
 import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.js';
@@ -24,6 +25,7 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
     private readonly applier: OrderMessageApplier,
     @InjectQueue(ORDER_EVENTS_DLQ) private readonly deadLetters: Queue<DeadLetterJob<ApplyMessageJob>>,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {
     super();
     this.batcher = new MicroBatcher((jobs) => this.applyBatch(jobs), config.applyBatchSize, config.applyBatchWindowMs);
@@ -39,9 +41,19 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
     await this.batcher.drain();
   }
 
-  async process(job: Job<ApplyMessageJob>): Promise<ApplyOutcome> {
+  process(job: Job<ApplyMessageJob>): Promise<ApplyOutcome> {
+    return this.metrics.timeJob(ORDER_EVENTS_QUEUE, () => this.apply(job));
+  }
+
+  private async apply(job: Job<ApplyMessageJob>): Promise<ApplyOutcome> {
     try {
-      return await this.batcher.add(job.data);
+      const outcome = await this.batcher.add(job.data);
+      this.metrics.messagesApplied.inc({ source: job.data.source, outcome });
+      if (outcome === 'applied') {
+        const now = Date.now();
+        for (const change of job.data.changes) this.metrics.supplierLag.observe(Math.max(0, now - Date.parse(change.occurredAt)) / 1000);
+      }
+      return outcome;
     } catch (error) {
       const final = isLastAttempt(job, error);
       this.logger.warn(

@@ -4,13 +4,17 @@ import type { ApplyMessageJob } from '../queues/order-events.queue.js';
 import { parse1688Message } from './alibaba-message.js';
 import { AlibabaSignatureGuard, type AlibabaPushRequest } from './alibaba-signature.guard.js';
 import { GenericOrderEventDto } from './dto/generic-order-event.dto.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { OrderEventsPublisher } from './order-events.publisher.js';
 import { WebhookSignatureGuard } from './webhook-signature.guard.js';
 
 /** Verifies, validates and queues; applying is the orders module's work. Answers 2xx only once Redis holds the message. */
 @Controller('webhooks')
 export class WebhooksController {
-  constructor(private readonly publisher: OrderEventsPublisher) {}
+  constructor(
+    private readonly publisher: OrderEventsPublisher,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @Post('1688')
   @HttpCode(200)
@@ -20,6 +24,7 @@ export class WebhooksController {
     if (message === undefined || message.trim() === '') throw new BadRequestException('message is required');
     const job = parse1688Message(message, new Date());
     await this.publisher.publish(job);
+    this.metrics.webhookMessages.inc({ source: '1688', outcome: 'accepted', reason: job.ignoredReason ? 'topic_not_acted_on' : '' });
     return { success: true, msgId: job.messageId };
   }
 
@@ -46,6 +51,7 @@ export class WebhooksController {
       ignoredReason: null,
     };
     await this.publisher.publish(job);
+    this.metrics.webhookMessages.inc({ source: 'orders', outcome: 'accepted', reason: '' });
     return { success: true, eventId: event.eventId };
   }
 }
