@@ -15,6 +15,7 @@ import { dashboardAuth } from './dashboard/dashboard-auth.js';
 import { DASHBOARD_ROUTE } from './dashboard/dashboard.module.js';
 import { setupApiDocs } from './docs/api-docs.js';
 import { ShutdownState } from './health/shutdown-state.js';
+import { WorkerRegistry } from './queues/worker-registry.js';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>): PinoNestLogger {
   return new PinoNestLogger(createPino(config));
@@ -76,7 +77,11 @@ export async function startService(config: AppConfig, logger = createLogger(conf
   if (config.role === 'worker' && config.workerHttpPort === 0) {
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger });
     await app.init();
-    return { app, port: null, close: () => app.close() };
+    const close = async () => {
+      await app.get(WorkerRegistry).forceCloseIfRedisAway(config.redisUrl);
+      await app.close();
+    };
+    return { app, port: null, close };
   }
 
   const adapter = new FastifyAdapter({
@@ -101,6 +106,7 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     app.get(ShutdownState, { strict: false }).draining = true;
     if (config.shutdownReadyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownReadyDelayMs));
     await app.getHttpAdapter().getInstance().close();
+    await app.get(WorkerRegistry).forceCloseIfRedisAway(config.redisUrl);
     await app.close();
   };
   return { app, port: typeof address === 'object' && address ? address.port : port, close };
