@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { ValidationPipe, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -11,6 +12,7 @@ import { prepareDatabase } from './database/migrate.js';
 import { PinoNestLogger, createPino } from './logging/logger.js';
 import { requestContext } from './logging/request-context.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { parseJsonBody } from './common/json-body.js';
 import { dashboardAuth } from './dashboard/dashboard-auth.js';
 import { DASHBOARD_ROUTE } from './dashboard/dashboard.module.js';
 import { setupApiDocs } from './docs/api-docs.js';
@@ -28,6 +30,12 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
   // Form bodies are only 1688 pushes, whose guard reads the raw bytes: parsing them here too
   // would be wasted work on the hottest route.
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit: config.bodyLimitBytes }, (_request, body, done) => done(null, body));
+  // JSON nested too deep would overflow the stack of the validation that walks it: a 400 first.
+  app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, (_request, body, done) => {
+    const parsed = parseJsonBody(body as Buffer);
+    if (parsed.error) done(parsed.error, undefined);
+    else done(null, parsed.value);
+  });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, forbidUnknownValues: true }));
 
   const fastify = app.getHttpAdapter().getInstance();
@@ -90,6 +98,14 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     loggerInstance: logger.pino,
     // One line per failed request from our own hook, not two per request from Fastify.
     logController: new LogController({ disableRequestLogging: true }),
+    // A request Node cannot even parse (headers too large, say) gets its 4xx and the connection
+    // is closed, saying so, so that a keep-alive client does not reuse a dead socket.
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: `the request could not be read: ${error.code ?? error.message}` });
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     genReqId: (request: IncomingMessage) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();

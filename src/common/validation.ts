@@ -1,9 +1,12 @@
 import { BadRequestException } from '@nestjs/common';
 import { validateSync, type ValidationError } from 'class-validator';
 
-/** Order ids: 1 to 128 characters, any script, no control characters. */
-export const ORDER_ID_PATTERN = /^[^\p{Cc}]{1,128}$/u;
+/** Order ids: 1 to 128 characters, any script, no control characters or unpaired surrogates. */
+export const ORDER_ID_PATTERN = /^[^\p{Cc}\p{Cs}]{1,128}$/u;
 export const ORDER_ID_MESSAGE = 'must be 1 to 128 characters without control characters';
+/** Free text that is stored (statuses, topics, event ids): no control characters. */
+export const PLAIN_TEXT_PATTERN = /^[^\p{Cc}\p{Cs}]*$/u;
+export const PLAIN_TEXT_MESSAGE = 'must not contain control characters or unpaired surrogates';
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {

@@ -1,3 +1,5 @@
+import { ORDER_ID_PATTERN } from '../common/validation.js';
+
 /** The order as clients read it (the contract's shape). */
 export interface OrderView {
   id: string;
@@ -61,6 +63,17 @@ export interface OrderEventView {
   recordedAt: string;
 }
 
+const CURSOR_TIME = /^(\d{4})-(\d{2})-(\d{2}) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
+/** A created_at as encodeCursor writes it, naming a day that exists. */
+function isCursorTime(text: string): boolean {
+  const match = CURSOR_TIME.exec(text);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1970 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 /** Opaque keyset cursor: the last row's (created_at, id). */
 export function encodeCursor(row: Pick<OrderRow, 'cursor_ts' | 'id'>): string {
   return Buffer.from(JSON.stringify([row.cursor_ts, row.id])).toString('base64url');
@@ -69,7 +82,8 @@ export function encodeCursor(row: Pick<OrderRow, 'cursor_ts' | 'id'>): string {
 export function decodeCursor(cursor: string): { createdAt: string; id: string } | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
+    // Only what encodeCursor gives out: Postgres's text form of a timestamptz and an order id.
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && isCursorTime(value[0]) && ORDER_ID_PATTERN.test(value[1])) {
       return { createdAt: value[0], id: value[1] };
     }
   } catch {

@@ -1,6 +1,8 @@
 import { BadRequestException, Injectable, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { unstorableJsonReason } from '../common/json-body.js';
+import { ORDER_ID_PATTERN } from '../common/validation.js';
 import { MAX_PAYLOAD_BYTES, type CreateOrderDto } from './dto/create-order.dto.js';
 import type { ListOrdersQuery } from './dto/list-orders.query.js';
 import { decodeCursor, encodeCursor, ORDER_COLUMNS, toOrderView, type OrderEventView, type OrderRow, type OrderView } from './order-view.js';
@@ -30,6 +32,8 @@ export class OrdersService {
       seen.add(order.id);
       const size = Buffer.byteLength(JSON.stringify(order.payload));
       if (size > MAX_PAYLOAD_BYTES) throw new PayloadTooLargeException(`payload of order "${order.id}" is ${size} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+      const unstorable = unstorableJsonReason(order.payload, `payload of order "${order.id}":`);
+      if (unstorable) throw new BadRequestException(unstorable);
     }
     const ids = orders.map((order) => order.id);
     const payloads = orders.map((order) => JSON.stringify(order.payload));
@@ -66,6 +70,8 @@ export class OrdersService {
   }
 
   async get(id: string): Promise<OrderView> {
+    // An id no order can have (control characters, too long) is simply not found.
+    if (!ORDER_ID_PATTERN.test(id)) throw new NotFoundException('no order has this id: order ids are 1 to 128 characters without control characters');
     const rows: OrderRow[] = await this.dataSource.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1`, [id]);
     if (rows.length === 0) throw new NotFoundException(`order "${id}" not found`);
     return toOrderView(rows[0] as OrderRow);

@@ -2,7 +2,7 @@ import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
 import { BadRequestException } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { assertValid } from '../common/validation.js';
+import { assertValid, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../common/validation.js';
 import type { ApplyMessageJob, SupplierStatusChange } from '../queues/order-events.queue.js';
 
 const DIGITS = /^\d{1,30}$/;
@@ -16,6 +16,7 @@ class BatchPayItem {
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `status ${PLAIN_TEXT_MESSAGE}` })
   status: string;
 }
 
@@ -36,6 +37,7 @@ class OrderTopicData {
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `currentStatus ${PLAIN_TEXT_MESSAGE}` })
   currentStatus?: string;
 
   @IsOptional()
@@ -52,6 +54,7 @@ class AlibabaMessage {
   @IsString()
   @IsNotEmpty()
   @MaxLength(128)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `type ${PLAIN_TEXT_MESSAGE}` })
   type: string;
 
   @IsOptional()
@@ -62,11 +65,13 @@ class AlibabaMessage {
   @IsOptional()
   @IsString()
   @MaxLength(256)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `userInfo ${PLAIN_TEXT_MESSAGE}` })
   userInfo?: string;
 
   @IsOptional()
   @IsString()
   @MaxLength(256)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `bizKey ${PLAIN_TEXT_MESSAGE}` })
   bizKey?: string;
 
   @IsOptional()

@@ -19,6 +19,7 @@ export class CreateOrdersBatchDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1_000)
+  @IsObject({ each: true, message: 'each of orders must be an object { id, payload }' })
   @ValidateNested({ each: true })
   @Type(() => CreateOrderDto)
   orders: CreateOrderDto[];

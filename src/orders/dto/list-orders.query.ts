@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../../common/validation.js';
 import { ORDER_STATUSES, type OrderStatus } from '../entities/order.entity.js';
 
 export class ListOrdersQuery {
@@ -10,11 +11,13 @@ export class ListOrdersQuery {
   @IsOptional()
   @IsString()
   @MaxLength(128)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `supplierOrderId ${PLAIN_TEXT_MESSAGE}` })
   supplierOrderId?: string;
 
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  @Matches(PLAIN_TEXT_PATTERN, { message: `supplierStatus ${PLAIN_TEXT_MESSAGE}` })
   supplierStatus?: string;
 
   @IsOptional()
