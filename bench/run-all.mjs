@@ -1,4 +1,4 @@
-// Runs every benchmark in turn (ingest, drain, freshness, dispatch) against the built service and writes
+// Runs every benchmark in turn (ingest, drain, freshness, dispatch, operations) against the built service and writes
 // the combined Markdown to stdout and to bench/results/latest.md. `npm run bench` builds first.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import { benchDispatch } from './dispatch.mjs';
 import { benchDrain } from './drain.mjs';
 import { benchFreshness } from './freshness.mjs';
 import { benchIngest } from './ingest.mjs';
+import { benchOpsLatency } from './ops-latency.mjs';
 import { ROOT } from './lib.mjs';
 
 const benches = [
@@ -14,6 +15,7 @@ const benches = [
   ['drain', benchDrain],
   ['freshness', benchFreshness],
   ['dispatch', benchDispatch],
+  ['operations', benchOpsLatency],
 ];
 
 function header() {

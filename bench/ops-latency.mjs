@@ -1,0 +1,97 @@
+// Operations under load: GET /queues and GET /health/ready latency while the API role ingests
+// 2,000 pushes/s (open loop), beside the same probes on an idle service; and ingest throughput
+// with the probes polling, beside ingest alone (the probes must not slow ingestion).
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { cleanup, isolated, percentile, printTable, pushBody, serviceEnv, startService } from './lib.mjs';
+
+const RATE = Number(process.env.BENCH_OPS_RATE ?? 2_000);
+const SECONDS = Number(process.env.BENCH_OPS_SECONDS ?? 15);
+const PROBE_EVERY_MS = Number(process.env.BENCH_OPS_PROBE_EVERY_MS ?? 50);
+const PORT = Number(process.env.BENCH_OPS_PORT ?? 3994);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let nextMsgId = 4_000_000_000;
+
+function request(agent, method, path, body) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const req = http.request({ agent, host: '127.0.0.1', port: PORT, path, method, headers: body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
+    req.end(body);
+  });
+}
+
+/** Pushes at `rate` for `seconds` (open loop, bounded in flight); resolves with acks per second. */
+async function ingest(rate, seconds) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let sent = 0;
+  let ok = 0;
+  let inFlight = 0;
+  const start = performance.now();
+  const total = rate * seconds;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    while (sent < due && inFlight < 512) {
+      sent++;
+      inFlight++;
+      request(agent, 'POST', '/webhooks/1688', pushBody(nextMsgId++).body).then((answer) => {
+        inFlight--;
+        if (answer.status === 200) ok++;
+      });
+    }
+    await sleep(2);
+  }
+  while (inFlight > 0) await sleep(5);
+  agent.destroy();
+  return ok / ((performance.now() - start) / 1000);
+}
+
+/** Polls both routes until `until` resolves; returns their latencies. */
+async function probe(until) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  const latencies = { queues: [], ready: [] };
+  let done = false;
+  until.then(() => (done = true));
+  while (!done) {
+    const [queues, ready] = await Promise.all([request(agent, 'GET', '/queues'), request(agent, 'GET', '/health/ready')]);
+    if (queues.status === 200) latencies.queues.push(queues.ms);
+    if (ready.status === 200 || ready.status === 503) latencies.ready.push(ready.ms);
+    await sleep(PROBE_EVERY_MS);
+  }
+  agent.destroy();
+  for (const list of Object.values(latencies)) list.sort((a, b) => a - b);
+  return latencies;
+}
+
+export async function benchOpsLatency() {
+  const names = isolated('ops');
+  const processes = [];
+  try {
+    const env = serviceEnv(names, { PORT: String(PORT) });
+    processes.push(await startService({ ...env, ROLE: 'api' }));
+    processes.push(await startService({ ...env, ROLE: 'worker' }));
+    const idle = await probe(sleep(SECONDS * 1000 / 3));
+    await ingest(RATE, 3); // warm-up
+    const alone = await ingest(RATE, SECONDS);
+    const withProbes = ingest(RATE, SECONDS);
+    const loaded = await probe(withProbes);
+    const probed = await withProbes;
+    const p = (list, q) => percentile(list, q);
+    return printTable(`Operations routes under load (${RATE.toLocaleString('en-US')} pushes/s offered for ${SECONDS} s; probes every ${PROBE_EVERY_MS} ms; baseline: idle service)`, [
+      { measure: 'GET /queues p50', value: p(loaded.queues, 50), unit: 'ms', baseline: p(idle.queues, 50), ratio: p(loaded.queues, 50) / p(idle.queues, 50) },
+      { measure: 'GET /queues p99', value: p(loaded.queues, 99), unit: 'ms', baseline: p(idle.queues, 99), ratio: p(loaded.queues, 99) / p(idle.queues, 99), target: '≤ 20 ms' },
+      { measure: 'GET /health/ready p50', value: p(loaded.ready, 50), unit: 'ms', baseline: p(idle.ready, 50), ratio: p(loaded.ready, 50) / p(idle.ready, 50) },
+      { measure: 'GET /health/ready p99', value: p(loaded.ready, 99), unit: 'ms', baseline: p(idle.ready, 99), ratio: p(loaded.ready, 99) / p(idle.ready, 99), target: '≤ 20 ms' },
+      { measure: 'pushes acknowledged per second, with the probes', value: probed, unit: '/s', baseline: alone, baselineUnit: '/s (ingest alone)', ratio: probed / alone, target: 'no visible drop' },
+    ]);
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await cleanup(names);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchOpsLatency();
