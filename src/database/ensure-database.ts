@@ -15,8 +15,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
       return true;
     } catch (error) {
-      // Another instance created it first.
-      if ((error as { code?: string }).code === '42P04') return false;
+      // Another instance created it first: 42P04 once it is there, 23505 while both race the catalog.
+      const code = (error as { code?: string }).code;
+      if (code === '42P04' || code === '23505') return false;
       throw error;
     }
   } finally {

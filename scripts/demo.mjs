@@ -1,0 +1,906 @@
+#!/usr/bin/env node
+// The whole loop, live, in well under a minute: orders created over REST, dispatched once each
+// to a (fake) supplier API that is slow, rate-limited and loses answers, then 1688 status pushes
+// for the supplier orders that came back (duplicated, reordered, some cancelled), applied to
+// Postgres. It ends with a table of checks and exits 0 only when every one passes.
+//
+//   npm run build && node scripts/demo.mjs [--orders 300] [--keep] [--port P] [--deadline 170]
+//
+// Needs Postgres (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379); override with
+// DEMO_DATABASE_ADMIN_URL / DEMO_REDIS_URL. Uses its own database (ordersync_demo_<random>) and
+// queue prefix (osdemo-<random>), removed at the end (also on failure and Ctrl-C) unless --keep.
+// Child processes: the fake supplier API (tools/fake-supplier-api.mjs), one ROLE=api and two
+// ROLE=worker processes of dist/main.js. All of them are stopped at the end; they also kill
+// themselves if this script dies without stopping them (scripts/lib/exit-with-parent.mjs).
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { spawnFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
+import { runSimulator } from '../tools/simulator-1688.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WATCHDOG = new URL('./lib/exit-with-parent.mjs', import.meta.url).href;
+const ADMIN_DATABASE_URL = process.env.DEMO_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const RATE_LIMIT = 200; // calls/s: the fake's limit and EXTERNAL_API_RATE_LIMIT
+const FAKE_OPTIONS = { latencyMs: 30, latencyJitterMs: 10, rateLimit: RATE_LIMIT, error5xx: 0.03, closeConnection: 0.02, seed: 1688 };
+const SIMULATOR_OPTIONS = { duplicateRate: 0.1, reorderRate: 0.1, cancelRate: 0.1, rate: 300, seed: 1688 };
+const SECRETS = { ALIBABA_APP_KEY: 'demo-app-key', ALIBABA_APP_SECRET: 'demo-app-secret', WEBHOOK_SECRET: 'demo-webhook-secret', API_KEYS: 'demo-api-key' };
+const API_KEY = SECRETS.API_KEYS;
+const WORKERS = 2;
+const START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const CLEANUP_LIMIT_MS = 30_000;
+const SETTLE_AFTER_DRAIN_MS = 15_000; // how long statuses may still differ once order-events is empty
+const LOG_TAIL_LINES = 50;
+const ORDER_STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXTERNAL'];
+const SUPPLIER_STATUSES = ['waitbuyerpay', 'waitsellersend', 'waitbuyerreceive', 'confirm_goods', 'success', 'cancel'];
+
+const USAGE = `Usage: node scripts/demo.mjs [options]        (npm run demo builds first)
+
+Runs the fake supplier API, ordersync (1 api + ${WORKERS} workers from dist/main.js) and the 1688 push
+simulator against a fresh database and queue prefix, shows live progress, then checks the result.
+
+  --orders N      orders to create and dispatch (default 300, 1..10000)
+  --keep          keep the database and Redis keys, and print how to look at them
+  --port P        port of the ordersync API (default: a free one)
+  --deadline S    give up after S seconds (default 170, more above 3,000 orders); cleanup then
+                  takes at most ${(CLEANUP_LIMIT_MS + STOP_GRACE_MS) / 1000} s more
+  -h, --help      this text
+
+Needs Postgres and Redis: DEMO_DATABASE_ADMIN_URL (${ADMIN_DATABASE_URL})
+and DEMO_REDIS_URL (${REDIS_URL}). DEMO_SHOW_LOGS=1 prints the last ${LOG_TAIL_LINES} log lines of each
+ordersync process even when every check passes. Exit code 0 when every check passes, 1 otherwise.`;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+function parseCli(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        orders: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        port: { type: 'string' },
+        deadline: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usageError(error.message);
+  }
+  const int = (name, raw, fallback, min, max) => {
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) usageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return Number(raw);
+  };
+  const orders = int('orders', values.orders, 300, 1, 10_000);
+  return {
+    help: values.help,
+    keep: values.keep,
+    orders,
+    port: int('port', values.port, 0, 1, 65_535),
+    // Default: 170 s, more for big runs (dispatch at 200/s, about 5 pushes per order at 300/s).
+    deadlineSec: int('deadline', values.deadline, Math.max(170, 60 + Math.ceil(orders * 0.035)), 10, 3_600),
+  };
+}
+
+function usageError(message) {
+  process.stderr.write(`demo: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output: phase lines, one live progress line (rewritten in place on a TTY), the summary table
+
+const tty = Boolean(process.stdout.isTTY);
+const color = tty && !process.env.NO_COLOR;
+const paint = (code, text) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+const green = (text) => paint('32', text);
+const red = (text) => paint('31', text);
+const dim = (text) => paint('2', text);
+const bold = (text) => paint('1', text);
+let statusLine = '';
+
+function fit(line) {
+  const width = Math.max(40, (process.stdout.columns || 160) - 1);
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+}
+
+function say(text = '') {
+  if (tty && statusLine) process.stdout.write('\r\x1b[K');
+  process.stdout.write(`${text}\n`);
+  if (tty && statusLine) process.stdout.write(fit(statusLine));
+}
+
+function showStatus(line) {
+  statusLine = line;
+  if (tty) process.stdout.write(`\r\x1b[K${fit(line)}`);
+  else process.stdout.write(`${line}\n`);
+}
+
+function endStatus() {
+  if (tty && statusLine) process.stdout.write('\n');
+  statusLine = '';
+}
+
+const fmt = (n) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US') : String(n));
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+// ---------------------------------------------------------------------------------------------
+// Run state and cancellation (deadline, Ctrl-C, a child dying)
+
+const cli = parseCli(process.argv.slice(2));
+if (cli.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+const names = (() => {
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/ordersync_demo_${suffix}`;
+  return { databaseName: `ordersync_demo_${suffix}`, databaseUrl: url.toString(), queuePrefix: `osdemo-${suffix}` };
+})();
+
+const controller = new AbortController();
+const { signal } = controller;
+const aborted = new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+aborted.catch(() => {});
+
+class DemoStop extends Error {}
+const stopRun = (message) => {
+  if (!signal.aborted) controller.abort(new DemoStop(message));
+};
+
+/** Resolves like `promise`, or rejects as soon as the run is stopped. */
+const guard = (promise) => Promise.race([promise, aborted]);
+
+function sleep(ms) {
+  return guard(new Promise((resolve) => setTimeout(resolve, ms)));
+}
+
+const t0 = performance.now();
+const elapsed = () => performance.now() - t0;
+const state = {
+  phase: 'starting',
+  fake: null,
+  fakePromise: null,
+  services: [], // ordersync children
+  api: null, // { baseUrl, port }
+  db: null, // pg.Client on the demo database
+  createdCount: null,
+  timings: {},
+  simProgress: null,
+  simReport: null,
+  pages: null, // GET /orders walk: { pages, items }
+  statusCompare: null,
+  facts: null,
+  lastSnapshot: null,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+function lineReader(stream, onLine) {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    rest += chunk;
+    let nl;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      onLine(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+    }
+    if (rest.length > 65_536) {
+      onLine(rest);
+      rest = '';
+    }
+  });
+  stream.on('end', () => {
+    if (rest) onLine(rest);
+    rest = '';
+  });
+}
+
+function startOrdersync(label, env) {
+  const child = spawn(process.execPath, ['--import', WATCHDOG, 'dist/main.js'], {
+    cwd: ROOT,
+    env: { ...env, DEMO_PARENT_PID: String(process.pid) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: Ctrl-C reaches the demo, which stops children in order
+  });
+  const proc = { label, child, pid: child.pid, tail: [], warnings: 0, errors: 0, exit: null, stopping: false, started: null };
+  state.services.push(proc);
+  let onStarted;
+  const started = new Promise((resolve) => {
+    onStarted = resolve;
+  });
+  proc.exited = new Promise((resolve) => {
+    const done = (exit) => {
+      if (proc.exit) return;
+      proc.exit = exit;
+      resolve(exit);
+      if (!proc.stopping) stopRun(`ordersync ${label} (pid ${proc.pid}) exited unexpectedly (${exit.code ?? exit.signal ?? exit.error})`);
+    };
+    child.once('exit', (code, sig) => done({ code, signal: sig }));
+    child.once('error', (error) => done({ code: null, signal: null, error: error.message }));
+  });
+  const onLine = (line) => {
+    proc.tail.push(line.length > 2_000 ? `${line.slice(0, 2_000)}…` : line);
+    if (proc.tail.length > LOG_TAIL_LINES) proc.tail.shift();
+    if (line.includes('"level":"warn"')) proc.warnings++;
+    else if (line.includes('"level":"error"') || line.includes('"level":"fatal"')) proc.errors++;
+    if (!proc.started && line.includes('ordersync started')) {
+      let fields = {};
+      try {
+        fields = JSON.parse(line);
+      } catch {
+        // not JSON: the port stays unknown
+      }
+      proc.started = fields;
+      onStarted(fields);
+    }
+  };
+  lineReader(child.stdout, onLine);
+  lineReader(child.stderr, onLine);
+  proc.ready = guard(
+    Promise.race([
+      started,
+      proc.exited.then((exit) => {
+        throw new Error(`ordersync ${label} exited before starting (${exit.code ?? exit.signal ?? exit.error})`);
+      }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`ordersync ${label} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS).unref()),
+    ]),
+  );
+  return proc;
+}
+
+function alive(proc) {
+  return proc.exit === null && proc.pid !== undefined;
+}
+
+function killPid(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopOrdersync(proc) {
+  proc.stopping = true;
+  if (!alive(proc)) return;
+  killPid(proc.pid, 'SIGTERM');
+  let timer;
+  await Promise.race([proc.exited, new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (alive(proc)) {
+    killPid(proc.pid, 'SIGKILL');
+    await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  }
+}
+
+/** Last resort, synchronous: nothing this script started outlives it. */
+function killEverythingNow() {
+  for (const proc of state.services) if (alive(proc)) killPid(proc.pid, 'SIGKILL');
+  const fakeChild = state.fake?.child;
+  if (fakeChild && fakeChild.exitCode === null && fakeChild.signalCode === null) killPid(fakeChild.pid, 'SIGKILL');
+}
+process.on('exit', killEverythingNow);
+
+/** The ordersync variables in .env.example: never inherited from this shell, so its env cannot skew the demo. */
+function ordersyncVariableNames() {
+  try {
+    return readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+      .split('\n')
+      .map((line) => /^([A-Z][A-Z0-9_]*)=/.exec(line.trim())?.[1])
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function serviceEnv(role, extra = {}) {
+  const env = { ...process.env };
+  for (const name of ordersyncVariableNames()) delete env[name];
+  return {
+    ...env,
+    NODE_ENV: 'production',
+    ROLE: role,
+    DATABASE_URL: names.databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: names.queuePrefix,
+    ...SECRETS,
+    EXTERNAL_API_URL: state.fake.url,
+    EXTERNAL_API_RATE_LIMIT: String(RATE_LIMIT),
+    EXTERNAL_API_TIMEOUT_MS: '2000',
+    DISPATCH_LOCK_MS: '5000',
+    SHUTDOWN_GRACE_MS: String(STOP_GRACE_MS - 2_000),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP, Postgres and queue reads
+
+async function api(method, path, { body, auth = true, timeoutMs = 10_000, abortSignal = signal } = {}) {
+  const headers = {};
+  if (auth) headers.authorization = `Bearer ${API_KEY}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${state.api.baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.any([abortSignal, AbortSignal.timeout(timeoutMs)]),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function queueDepths(options = {}) {
+  const { queues } = await api('GET', '/queues', { auth: false, timeoutMs: 3_000, ...options });
+  const work = queues.filter((q) => !q.name.endsWith('-dead'));
+  const byName = Object.fromEntries(queues.map((q) => [q.name, q]));
+  // dispatch-schedule always holds its repeatable jobs (delayed): they are schedules, not backlog.
+  const backlog = work.filter((q) => q.name !== 'dispatch-schedule').reduce((sum, q) => sum + q.waiting + q.active + q.delayed, 0);
+  const deadLettered = work.reduce((sum, q) => sum + q.deadLettered, 0);
+  return { queues, work, byName, backlog, deadLettered };
+}
+
+const orderEventsBacklog = (depths) => {
+  const q = depths.byName['order-events'];
+  return q ? q.waiting + q.active + q.delayed : NaN;
+};
+
+async function dbCounts() {
+  const { rows } = await state.db.query(
+    `SELECT 'status' AS kind, status AS value, count(*)::int AS n FROM orders GROUP BY status
+     UNION ALL
+     SELECT 'supplier', supplier_status, count(*)::int FROM orders WHERE supplier_status IS NOT NULL GROUP BY supplier_status`,
+  );
+  const status = {};
+  const supplier = {};
+  for (const row of rows) (row.kind === 'status' ? status : supplier)[row.value] = row.n;
+  return { status, supplier };
+}
+
+const ordered = (counts, known) => [...known.filter((k) => counts[k]), ...Object.keys(counts).filter((k) => !known.includes(k)).sort()];
+
+async function snapshot() {
+  const [counts, depths, fakeStats] = await Promise.allSettled([dbCounts(), queueDepths(), state.fake.stats()]);
+  return {
+    counts: counts.status === 'fulfilled' ? counts.value : null,
+    depths: depths.status === 'fulfilled' ? depths.value : null,
+    fake: fakeStats.status === 'fulfilled' ? fakeStats.value : null,
+  };
+}
+
+function progressLine(snap) {
+  const parts = [`${(elapsed() / 1000).toFixed(0).padStart(3)}s ${state.phase.padEnd(9)}`];
+  if (snap.counts) {
+    const s = snap.counts.status;
+    const orderParts = ORDER_STATUSES.filter((k) => s[k] || k === 'COMPLETED').map((k) => `${fmt(s[k] ?? 0)} ${k.toLowerCase()}`);
+    parts.push(`orders ${orderParts.join(' · ')}`);
+    const sup = snap.counts.supplier;
+    const supKeys = ordered(sup, SUPPLIER_STATUSES);
+    if (supKeys.length) parts.push(`1688 ${supKeys.map((k) => `${fmt(sup[k])} ${k}`).join(' · ')}`);
+  } else parts.push('orders ?');
+  parts.push(snap.depths ? `backlog ${fmt(snap.depths.backlog)}` : 'backlog ?');
+  parts.push(snap.depths ? `dead letters ${fmt(snap.depths.deadLettered)}` : 'dead letters ?');
+  if (snap.fake) parts.push(`supplier API ${fmt(snap.fake.calls)} calls`);
+  const sim = state.simReport ?? state.simProgress;
+  if (sim) parts.push(`pushes ${fmt(sim.acknowledged)}/${fmt(sim.total ?? sim.sent)} acked`);
+  return parts.join(' │ ');
+}
+
+let ticker = null;
+function startTicker() {
+  let busy = false;
+  const tick = async () => {
+    if (busy || signal.aborted) return;
+    busy = true;
+    try {
+      state.lastSnapshot = await snapshot();
+      if (!signal.aborted) showStatus(progressLine(state.lastSnapshot));
+    } finally {
+      busy = false;
+    }
+  };
+  ticker = setInterval(() => void tick().catch(() => {}), 1_000);
+  void tick().catch(() => {});
+}
+function stopTicker() {
+  if (ticker) clearInterval(ticker);
+  ticker = null;
+}
+
+/** Polls `check` (an async () => value | undefined) until it gives a value. */
+async function waitFor(check, everyMs = 250) {
+  for (;;) {
+    const value = await guard(check());
+    if (value !== undefined) return value;
+    await sleep(everyMs);
+  }
+}
+
+async function mapLimit(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+async function run() {
+  if (!existsSync(new URL('../dist/main.js', import.meta.url))) throw new Error('dist/main.js is missing: run `npm run build` first');
+  const n = cli.orders;
+  say(bold(`ordersync demo: ${fmt(n)} orders → 1 api + ${WORKERS} workers → fake supplier API → 1688 pushes back`));
+  say(dim(`database ${names.databaseName} · queue prefix ${names.queuePrefix} · deadline ${cli.deadlineSec} s`));
+
+  // 1. The fake supplier API, its own process.
+  state.phase = 'start';
+  state.fakePromise = spawnFakeSupplierApi({ ...FAKE_OPTIONS, startTimeoutMs: 10_000 });
+  state.fake = await guard(state.fakePromise);
+  state.fake.exited.then((exit) => {
+    if (!state.fakeStopping) stopRun(`the fake supplier API exited unexpectedly (${exit.code ?? exit.signal}): ${exit.errors.trim().slice(-300)}`);
+  });
+  say(
+    `✓ fake supplier API  ${state.fake.url} (pid ${state.fake.pid}): ${FAKE_OPTIONS.latencyMs}±${FAKE_OPTIONS.latencyJitterMs} ms, ` +
+      `${RATE_LIMIT} calls/s, ${FAKE_OPTIONS.error5xx * 100}% 503, ${FAKE_OPTIONS.closeConnection * 100}% lost connections, seed ${FAKE_OPTIONS.seed}`,
+  );
+
+  // 2. ordersync: one API, two workers, started together (they migrate once, under a lock). The
+  // demo creates the database itself: processes creating the same database at the same moment can
+  // fail with 23505 in Postgres, which ordersync's ensureDatabase does not expect (only 42P04).
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await guard(admin.connect());
+  try {
+    await guard(admin.query(`CREATE DATABASE ${pg.escapeIdentifier(names.databaseName)}`));
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  const apiProc = startOrdersync('api', serviceEnv('api', { PORT: String(cli.port) }));
+  const workers = Array.from({ length: WORKERS }, (_, i) => startOrdersync(`worker-${i + 1}`, serviceEnv('worker', { WORKER_HTTP_PORT: '0' })));
+  const startedAt = performance.now();
+  const [apiStarted] = await Promise.all([apiProc.ready, ...workers.map((w) => w.ready)]);
+  const port = Number(apiStarted.port) || cli.port;
+  if (!port) throw new Error('the api did not say which port it listens on');
+  state.api = { port, baseUrl: `http://127.0.0.1:${port}` };
+  state.timings.startMs = performance.now() - startedAt;
+  say(`✓ ordersync          api ${state.api.baseUrl} (pid ${apiProc.pid}), workers pid ${workers.map((w) => w.pid).join(', ')}: started in ${secs(state.timings.startMs)}`);
+
+  state.db = new pg.Client({ connectionString: names.databaseUrl });
+  state.db.on('error', () => {});
+  await guard(state.db.connect());
+  startTicker();
+
+  // 3. Orders through POST /orders/batch; ordersync claims and dispatches them at once.
+  state.phase = 'dispatch';
+  const width = String(n).length;
+  const orders = Array.from({ length: n }, (_, i) => ({
+    id: `demo-${String(i + 1).padStart(width, '0')}`,
+    payload: { sku: `SKU-${(i % 37) + 1}`, quantity: (i % 5) + 1, buyer: `buyer-${i % 11}`, note: 'ordersync demo' },
+  }));
+  const dispatchStart = performance.now();
+  let created = 0;
+  for (let i = 0; i < orders.length; i += 1_000) {
+    const answer = await api('POST', '/orders/batch', { body: { orders: orders.slice(i, i + 1_000) }, timeoutMs: 30_000 });
+    created += answer.created;
+  }
+  state.createdCount = created;
+  state.orderIds = orders.map((o) => o.id);
+  say(`✓ orders             ${fmt(created)} created via POST /orders/batch in ${secs(performance.now() - dispatchStart)}; dispatching…`);
+
+  // 4. Wait until every order is COMPLETED or FAILED and the dispatch queues are empty.
+  await waitFor(async () => {
+    const { status } = await dbCounts();
+    if ((status.PENDING ?? 0) + (status.PROCESSING ?? 0) > 0) return undefined;
+    if ((status.COMPLETED ?? 0) + (status.FAILED ?? 0) < n) return undefined;
+    const depths = await queueDepths();
+    const q = (name) => depths.byName[name] ?? { waiting: 0, active: 0, delayed: 0 };
+    const busy = ['order-dispatch', 'dispatch-results'].some((name) => q(name).waiting + q(name).active + q(name).delayed > 0);
+    return busy ? undefined : status;
+  });
+  state.timings.dispatchMs = performance.now() - dispatchStart;
+  const afterDispatch = await dbCounts();
+  say(
+    `✓ dispatch           ${fmt(afterDispatch.status.COMPLETED ?? 0)} COMPLETED, ${fmt(afterDispatch.status.FAILED ?? 0)} FAILED ` +
+      `in ${secs(state.timings.dispatchMs)} (${fmt(Math.round(n / (state.timings.dispatchMs / 1000)))} orders/s)`,
+  );
+
+  // 5. Their supplier order ids, the way a client reads them: GET /orders, following nextCursor.
+  const items = [];
+  let pages = 0;
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ status: 'COMPLETED', limit: '1000' });
+    if (cursor) query.set('cursor', cursor);
+    const page = await api('GET', `/orders?${query}`);
+    pages++;
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && pages < 1_000);
+  state.pages = { pages, items };
+  const supplierOrderIds = [...new Set(items.map((o) => o.supplierOrderId).filter(Boolean))];
+  say(`✓ GET /orders        ${fmt(items.length)} COMPLETED orders in ${pages} page(s), ${fmt(supplierOrderIds.length)} supplier order ids`);
+  if (supplierOrderIds.length === 0) throw new Error('no COMPLETED order has a supplierOrderId: nothing to push');
+
+  // 6. 1688 pushes status changes for those supplier orders: duplicates, reordering, cancellations.
+  state.phase = '1688 push';
+  const simStart = performance.now();
+  state.simReport = await guard(
+    runSimulator({
+      target: state.api.baseUrl,
+      appSecret: SECRETS.ALIBABA_APP_SECRET,
+      ids: supplierOrderIds,
+      ...SIMULATOR_OPTIONS,
+      signal,
+      onProgress: (progress) => {
+        state.simProgress = progress;
+      },
+    }),
+  );
+  state.timings.simMs = performance.now() - simStart;
+  const sim = state.simReport;
+  say(
+    `✓ 1688 pushes        ${fmt(sim.sent)} sent (${fmt(sim.duplicatesSent)} duplicates, ${fmt(sim.reordered)} reordered), ` +
+      `${fmt(sim.acknowledged)} acknowledged, in ${secs(sim.elapsedMs)} (${fmt(Math.round(sim.ratePerSec))}/s, ack p99 ${sim.ackLatencyMs.p99.toFixed(0)} ms)`,
+  );
+
+  // 7. Wait for the order-events backlog to drain, then compare every order with 1688's last word.
+  state.phase = 'settle';
+  const expected = sim.lastStatusByOrder;
+  let drainedAt = null;
+  state.statusCompare = await waitFor(async () => {
+    const depths = await queueDepths();
+    if (orderEventsBacklog(depths) > 0) {
+      drainedAt = null;
+      return undefined;
+    }
+    drainedAt ??= performance.now();
+    const compare = await compareStatuses(expected);
+    if (compare.mismatches.length === 0 && compare.external === 0) return compare;
+    return performance.now() - drainedAt > SETTLE_AFTER_DRAIN_MS ? compare : undefined;
+  });
+  state.timings.settleMs = performance.now() - simStart - state.timings.simMs;
+  const c = state.statusCompare;
+  say(`${c.mismatches.length === 0 ? '✓' : '✗'} settled            order-events empty ${secs(state.timings.settleMs)} after the last push; ${fmt(c.matched)}/${fmt(c.total)} supplier statuses match`);
+  state.phase = 'done';
+}
+
+async function compareStatuses(expected, db = state.db) {
+  const ids = Object.keys(expected);
+  const { rows } = await db.query(
+    `SELECT id, status, supplier_order_id, supplier_status FROM orders WHERE supplier_order_id = ANY($1::text[]) OR status = 'EXTERNAL'`,
+    [ids],
+  );
+  const bySupplierId = new Map();
+  let external = 0;
+  for (const row of rows) {
+    if (row.status === 'EXTERNAL') external++;
+    if (!row.supplier_order_id) continue;
+    const list = bySupplierId.get(row.supplier_order_id) ?? [];
+    list.push(row);
+    bySupplierId.set(row.supplier_order_id, list);
+  }
+  const mismatches = [];
+  let matched = 0;
+  for (const id of ids) {
+    const linked = bySupplierId.get(id) ?? [];
+    if (linked.length === 1 && linked[0].supplier_status === expected[id] && linked[0].status !== 'EXTERNAL') matched++;
+    else mismatches.push({ supplierOrderId: id, expected: expected[id], found: linked.map((r) => `${r.id}:${r.status}:${r.supplier_status}`).join(', ') || 'no order' });
+  }
+  return { total: ids.length, matched, mismatches, external };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts for the checks, gathered after the run (also after a failure, as far as they can be)
+
+async function collectFacts() {
+  const facts = {};
+  const timeout = AbortSignal.timeout(15_000);
+  const tryIt = async (name, fn) => {
+    try {
+      facts[name] = await Promise.race([
+        fn(),
+        new Promise((_, reject) => timeout.addEventListener('abort', () => reject(new Error('timed out')), { once: true })),
+      ]);
+    } catch (error) {
+      facts[`${name}Error`] = error.message;
+    }
+  };
+  if (state.db) {
+    await tryIt('orders', async () => {
+      const { rows } = await state.db.query(`SELECT id, status, supplier_order_id, supplier_status, last_error FROM orders ORDER BY id`);
+      return rows;
+    });
+  }
+  if (state.api) await tryIt('depths', () => queueDepths({ abortSignal: timeout }));
+  if (state.fake && !state.fakeStopping) {
+    await tryIt('fake', () => state.fake.stats({ keys: true }));
+    const completed = (facts.orders ?? []).filter((o) => o.status === 'COMPLETED');
+    await tryIt('answers', async () => {
+      const answers = await mapLimit(completed, 32, async (o) => {
+        const key = await state.fake.keyStats(o.id);
+        return [o.id, key.answer?.body?.supplierOrderId ?? null];
+      });
+      return new Map(answers);
+    });
+  }
+  return facts;
+}
+
+function evaluate(facts) {
+  const n = cli.orders;
+  const checks = [];
+  const add = (name, pass, detail) => checks.push({ name, result: pass === null ? 'NOT RUN' : pass ? 'PASS' : 'FAIL', detail });
+  const orders = facts.orders?.filter((o) => o.status !== 'EXTERNAL') ?? null;
+  const byStatus = (status) => orders?.filter((o) => o.status === status) ?? [];
+
+  add('orders created', state.createdCount === null ? null : state.createdCount === n, state.createdCount === null ? 'not reached' : `${fmt(state.createdCount)} of ${fmt(n)} created by POST /orders/batch`);
+
+  if (facts.fake && orders) {
+    const perKey = facts.fake.perKey ?? {};
+    let once = 0;
+    const wrong = [];
+    for (const o of orders) {
+      const effects = perKey[o.id]?.sideEffects ?? 0;
+      const ok = o.status === 'FAILED' ? effects <= 1 : effects === 1;
+      if (ok && effects === 1) once++;
+      if (!ok) wrong.push(`${o.id}: ${effects} side effects (${o.status})`);
+    }
+    const pass = wrong.length === 0 && facts.fake.duplicateSideEffects === 0 && facts.fake.keys === n && orders.length === n;
+    add(
+      'every order dispatched exactly once',
+      pass,
+      `${fmt(once)}/${fmt(n)} with 1 side effect, ${fmt(facts.fake.duplicateSideEffects)} duplicates, ${fmt(facts.fake.keys)} keys` +
+        (wrong.length ? `; ${wrong.slice(0, 3).join('; ')}` : ''),
+    );
+  } else add('every order dispatched exactly once', null, facts.fakeError ?? facts.ordersError ?? 'no supplier API stats');
+
+  if (orders) {
+    const completed = byStatus('COMPLETED').length;
+    const failed = byStatus('FAILED');
+    const failedWithReason = failed.filter((o) => o.last_error).length;
+    const open = orders.length - completed - failed.length;
+    const pass = orders.length === n && completed + failedWithReason === n;
+    const reasons = [...new Set(failed.map((o) => o.last_error ?? 'no reason'))].slice(0, 2).join('; ');
+    add('every order COMPLETED (or FAILED with reason)', pass, `${fmt(completed)} COMPLETED, ${fmt(failed.length)} FAILED${open ? `, ${fmt(open)} still open` : ''}${reasons ? `: ${reasons}` : ''}`);
+  } else add('every order COMPLETED (or FAILED with reason)', null, facts.ordersError ?? 'no database');
+
+  if (orders && facts.answers && state.pages) {
+    const completed = byStatus('COMPLETED');
+    const linked = completed.filter((o) => o.supplier_order_id && o.supplier_order_id === facts.answers.get(o.id)).length;
+    const distinct = new Set(completed.map((o) => o.supplier_order_id)).size === completed.length;
+    const listedIds = state.pages.items.map((o) => o.id);
+    const listedOnce = new Set(listedIds).size === listedIds.length && listedIds.length === completed.length;
+    add(
+      'supplier order ids linked and listed',
+      linked === completed.length && distinct && listedOnce,
+      `${fmt(linked)}/${fmt(completed.length)} match the supplier's answer${distinct ? '' : ', DUPLICATE ids'}; GET /orders listed ${fmt(listedIds.length)} in ${state.pages.pages} page(s)${listedOnce ? '' : ' (NOT each once)'}`,
+    );
+  } else add('supplier order ids linked and listed', null, facts.answersError ?? 'not reached');
+
+  const sim = state.simReport;
+  if (sim) {
+    add(
+      '1688 pushes acknowledged === sent',
+      !sim.aborted && sim.failed === 0 && sim.notSent === 0 && sim.acknowledged === sim.sent,
+      `${fmt(sim.acknowledged)}/${fmt(sim.sent)} acknowledged, ${fmt(sim.failed)} failed, ${fmt(sim.retried)} re-sent; answers ${Object.entries(sim.responses).map(([k, v]) => `${k}×${fmt(v)}`).join(' ')}`,
+    );
+  } else add('1688 pushes acknowledged === sent', null, 'not reached');
+
+  const cmp = state.statusCompare;
+  if (cmp) {
+    const sample = cmp.mismatches.slice(0, 2).map((m) => `${m.supplierOrderId} want ${m.expected}, got ${m.found}`).join('; ');
+    add('supplierStatus === 1688 last status', cmp.mismatches.length === 0 && cmp.external === 0, `${fmt(cmp.matched)}/${fmt(cmp.total)} orders match, ${fmt(cmp.external)} EXTERNAL${sample ? `; ${sample}` : ''}`);
+  } else add('supplierStatus === 1688 last status', null, 'not reached');
+
+  if (facts.depths) {
+    const perQueue = facts.depths.work.filter((q) => q.deadLettered > 0).map((q) => `${q.name} ${q.deadLettered}`).join(', ');
+    add('no dead letters', facts.depths.deadLettered === 0, facts.depths.deadLettered === 0 ? `0 in ${facts.depths.work.map((q) => q.name).join(', ')}` : perQueue);
+  } else add('no dead letters', null, facts.depthsError ?? 'not reached');
+
+  const died = state.services.filter((p) => p.exit && !p.stopping);
+  const warnings = state.services.reduce((s, p) => s + p.warnings, 0);
+  const errors = state.services.reduce((s, p) => s + p.errors, 0);
+  add(
+    'ordersync processes stayed up',
+    state.services.length === WORKERS + 1 ? died.length === 0 : null,
+    died.length ? died.map((p) => `${p.label} exited ${p.exit.code ?? p.exit.signal}`).join(', ') : `api + ${WORKERS} workers; logged ${fmt(errors)} errors, ${fmt(warnings)} warnings`,
+  );
+  return checks;
+}
+
+function printSummary(checks, facts, failure) {
+  const nameWidth = Math.max(...checks.map((c) => c.name.length));
+  const lines = ['', bold('Summary'), `  ${'check'.padEnd(nameWidth)}  result   detail`, `  ${'─'.repeat(nameWidth)}  ───────  ${'─'.repeat(40)}`];
+  for (const c of checks) {
+    const result = c.result === 'PASS' ? green(c.result.padEnd(7)) : red(c.result.padEnd(7));
+    lines.push(`  ${c.name.padEnd(nameWidth)}  ${result}  ${c.detail}`);
+  }
+  lines.push('');
+  const t = state.timings;
+  const timing = [
+    t.startMs !== undefined && `services up ${secs(t.startMs)}`,
+    t.dispatchMs !== undefined && `${fmt(cli.orders)} orders dispatched in ${secs(t.dispatchMs)}`,
+    state.simReport && `${fmt(state.simReport.sent)} pushes in ${secs(state.simReport.elapsedMs)}`,
+    t.settleMs !== undefined && `applied ${secs(t.settleMs)} after the last push`,
+    `total ${secs(elapsed())}`,
+  ].filter(Boolean);
+  lines.push(`  ${dim('time')}          ${timing.join(' · ')}`);
+  if (facts.fake) {
+    const f = facts.fake;
+    const answers = Object.entries(f.answers).map(([k, v]) => `${k}×${fmt(v)}`).join(' ') || 'none';
+    lines.push(
+      `  ${dim('supplier API')}  ${fmt(f.calls)} calls, ${fmt(f.sideEffects)} side effects, answers ${answers}, ${fmt(f.replays)} replays, ` +
+        `${fmt(f.conflicts)} conflicts, max ${fmt(f.maxCallsPerSecond)} calls/s in a sliding second (EXTERNAL_API_RATE_LIMIT ${RATE_LIMIT}` +
+        `${f.maxCallsPerSecond > RATE_LIMIT ? ', exceeded' : ''}), ${fmt(f.rejectedForRate)} rate-limited`,
+    );
+  }
+  if (facts.orders) {
+    const sup = {};
+    for (const o of facts.orders) if (o.supplier_status) sup[o.supplier_status] = (sup[o.supplier_status] ?? 0) + 1;
+    const keys = ordered(sup, SUPPLIER_STATUSES);
+    if (keys.length) lines.push(`  ${dim('1688 status')}   ${keys.map((k) => `${k} ${fmt(sup[k])}`).join(' · ')}`);
+  }
+  const failed = checks.filter((c) => c.result !== 'PASS');
+  lines.push('');
+  if (failed.length === 0 && !failure) lines.push(green(bold(`PASS: all ${checks.length} checks passed in ${secs(elapsed())}`)));
+  else lines.push(red(bold(`FAIL: ${failed.length} of ${checks.length} checks did not pass${failure ? ` (run stopped: ${failure.message})` : ''}`)));
+  say(lines.join('\n'));
+  return failed.length === 0 && !failure;
+}
+
+function printLogTails() {
+  for (const proc of state.services) {
+    say(dim(`── last ${proc.tail.length} lines of ordersync ${proc.label} (pid ${proc.pid}${proc.exit ? `, exited ${proc.exit.code ?? proc.exit.signal}` : ''}) ──`));
+    say(proc.tail.join('\n'));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: children first (they hold the database), then the database and the Redis keys
+
+async function cleanup() {
+  stopTicker();
+  const done = [];
+  await Promise.all(state.services.map((proc) => stopOrdersync(proc)));
+  if (state.services.length) done.push(`stopped ${state.services.length} ordersync processes`);
+  const fake = state.fake ?? (state.fakePromise ? await Promise.race([state.fakePromise.catch(() => null), new Promise((r) => setTimeout(() => r(null), 3_000))]) : null);
+  if (fake) {
+    state.fake = fake;
+    state.fakeStopping = true;
+    const exit = await fake.stop({ timeoutMs: 5_000 }).catch(() => null);
+    done.push('the fake supplier API');
+    const summary = exit?.output?.trim().split('\n').pop();
+    if (summary && summary.includes('summary')) done.push(dim(`(${summary.slice(0, 120)})`));
+  }
+  if (state.db) await state.db.end().catch(() => {});
+  if (cli.keep) {
+    printKeepHelp();
+    say(dim(`cleanup: ${done.join(', ')}`));
+    return;
+  }
+  try {
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(names.databaseName)} WITH (FORCE)`);
+    await admin.end();
+    done.push(`dropped ${names.databaseName}`);
+  } catch (error) {
+    done.push(red(`could not drop ${names.databaseName}: ${error.message}`));
+  }
+  try {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+    redis.on('error', () => {});
+    await redis.connect();
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.queuePrefix}:*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    redis.disconnect();
+    done.push(`deleted ${fmt(deleted)} Redis keys ${names.queuePrefix}:*`);
+  } catch (error) {
+    done.push(red(`could not delete Redis keys ${names.queuePrefix}:*: ${error.message}`));
+  }
+  say(dim(`cleanup: ${done.join(', ')}`));
+}
+
+function printKeepHelp() {
+  const env = Object.entries({ NODE_ENV: 'production', ROLE: 'api', PORT: '3000', DATABASE_URL: names.databaseUrl, QUEUE_PREFIX: names.queuePrefix, ...SECRETS })
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  say(
+    [
+      '',
+      bold(`Kept database ${names.databaseName} and Redis keys ${names.queuePrefix}:*`),
+      `  psql ${names.databaseUrl} -c 'SELECT status, supplier_status, count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2'`,
+      `  psql ${names.databaseUrl} -c "SELECT * FROM order_events WHERE order_id = 'demo-${'1'.padStart(String(cli.orders).length, '0')}' ORDER BY id"`,
+      `  ${env} node dist/main.js`,
+      `    then: curl -H 'Authorization: Bearer ${API_KEY}' 'http://127.0.0.1:3000/orders?limit=5'   (also /queues, /admin/queues)`,
+      `  remove: psql ${ADMIN_DATABASE_URL} -c 'DROP DATABASE "${names.databaseName}" WITH (FORCE)'; redis-cli --scan --pattern '${names.queuePrefix}:*' | xargs -r redis-cli del`,
+    ].join('\n'),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  let interrupted = null;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      if (interrupted) {
+        endStatus();
+        say(red(`${sig} again: killing every child now (database ${names.databaseName} and keys ${names.queuePrefix}:* stay)`));
+        killEverythingNow();
+        process.exit(130);
+      }
+      interrupted = sig;
+      stopRun(`interrupted by ${sig}`);
+    });
+  }
+  const deadline = setTimeout(() => stopRun(`deadline of ${cli.deadlineSec} s reached in phase "${state.phase}"`), cli.deadlineSec * 1_000);
+
+  let failure = null;
+  try {
+    await run();
+  } catch (error) {
+    failure = signal.aborted ? signal.reason : error;
+    stopRun(failure.message); // stops the simulator and every wait
+  }
+  clearTimeout(deadline);
+  stopTicker();
+  endStatus();
+  if (failure) say(red(`✗ ${failure instanceof DemoStop ? '' : `${state.phase}: `}${failure.message}`));
+
+  // Cleanup is bounded: past the limit every child is killed and the script exits.
+  const hardStop = setTimeout(() => {
+    say(red(`cleanup took more than ${CLEANUP_LIMIT_MS / 1000} s: killing every child (database ${names.databaseName} may remain)`));
+    killEverythingNow();
+    process.exit(1);
+  }, CLEANUP_LIMIT_MS + STOP_GRACE_MS);
+  hardStop.unref();
+
+  let pass = false;
+  try {
+    state.facts = await collectFacts();
+    const checks = evaluate(state.facts);
+    const anyFail = failure || checks.some((c) => c.result !== 'PASS');
+    if ((anyFail && !interrupted) || process.env.DEMO_SHOW_LOGS) printLogTails();
+    pass = printSummary(checks, state.facts, failure);
+  } catch (error) {
+    say(red(`summary failed: ${error.stack ?? error}`));
+  }
+  await cleanup();
+  clearTimeout(hardStop);
+  process.exit(pass ? 0 : interrupted === 'SIGINT' ? 130 : 1);
+}
+
+await main();
