@@ -169,8 +169,8 @@ describe('dispatch', () => {
     }, 30_000);
     const stats = supplier.stats();
     expect(stats).toMatchObject({ rejectedForRate: 0, duplicateSideEffects: 0, sideEffects: 400 });
-    // The limiter keeps any second at or under 198 calls as they leave; arrival adds a few ms of jitter.
-    expect(stats.maxCallsPerSecond).toBeLessThanOrEqual(205);
+    // Counted by the supplier as calls arrive, over any second, not only aligned ones.
+    expect(stats.maxCallsPerSecond).toBeLessThanOrEqual(200);
     // 400 calls at 200/s take at least ~1.5 s (the first second's worth may go at once).
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
   });

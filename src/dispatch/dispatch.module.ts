@@ -12,6 +12,7 @@ import {
 import { DispatchController } from './dispatch.controller.js';
 import { ExternalOrderApiClient } from './external-order-api.client.js';
 import { configuredDispatchProcessor } from './order-dispatch.processor.js';
+import { SendRateGate } from './send-rate-gate.js';
 
 /**
  * External-API dispatch: sends claimed orders and reports what happened on dispatch-results.
@@ -30,7 +31,7 @@ export class DispatchModule {
         ),
       ],
       controllers: options.serveHttp ? [DispatchController] : [],
-      providers: [ExternalOrderApiClient, ...(options.runWorkers ? [configuredDispatchProcessor(config)] : [])],
+      providers: [ExternalOrderApiClient, ...(options.runWorkers ? [SendRateGate, configuredDispatchProcessor(config)] : [])],
     };
   }
 }

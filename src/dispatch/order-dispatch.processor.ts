@@ -17,6 +17,7 @@ import {
 import { RetryableDispatchError, dispatchBackoffMs } from './dispatch-backoff.js';
 import type { DispatchAnswer } from './dispatch-answer.js';
 import { ExternalOrderApiClient } from './external-order-api.client.js';
+import { SendRateGate } from './send-rate-gate.js';
 
 export type DispatchJobOutcome = 'completed' | 'skipped';
 
@@ -34,6 +35,7 @@ export class OrderDispatchProcessor extends WorkerHost {
     @InjectQueue(DISPATCH_RESULTS_QUEUE) private readonly results: Queue<DispatchResultJob>,
     @InjectQueue(ORDER_DISPATCH_DLQ) private readonly deadLetters: Queue<DeadLetterJob<DispatchOrderJob>>,
     private readonly metrics: MetricsService,
+    private readonly gate: SendRateGate,
   ) {
     super();
   }
@@ -50,6 +52,7 @@ export class OrderDispatchProcessor extends WorkerHost {
     const runBefore = job.attemptsStarted > 1 || job.data.recovered === true;
     if (runBefore && !(await this.claims.isAwaitingDispatch(orderId))) return 'skipped';
 
+    await this.gate.admit();
     const answer = await this.client.send(orderId, job.data.payload);
     this.metrics.dispatchCalls.inc({ outcome: answer.kind === 'retry' && answer.rateLimited ? 'rate_limited' : answer.kind });
     if (answer.kind === 'success') {
@@ -103,27 +106,12 @@ export function configuredDispatchProcessor(config: AppConfig): Type<OrderDispat
   return ConfiguredOrderDispatchProcessor;
 }
 
-/** Window lengths tried for the limiter, in ms (divisors of a second). */
-const LIMITER_WINDOWS_MS = [20, 25, 40, 50, 100, 125, 200, 250, 500, 1_000];
-
 /**
- * BullMQ counts calls in windows that begin with their first call. A second, taken anywhere,
- * overlaps at most 1000/d + 1 windows of d ms, so `max` per window is chosen to keep even that
- * second within the limit: never more than `perSecond` calls in any second, at the best rate
- * the window lengths allow (480/s for a limit of 500, with 12 calls per 25 ms). One call per
- * window spaces calls at least d apart, which suits small limits (50/s: one per 20 ms).
+ * BullMQ's limiter paces jobs as they start, fleet-wide: a tenth of the limit per 100 ms (one
+ * call per 1000/limit ms for small limits), so that workers do not crowd the send gate, which
+ * holds any second, taken anywhere, to the limit.
  */
 export function dispatchRateLimiter(perSecond: number): { max: number; duration: number } {
-  const spaced = { max: 1, duration: Math.max(10, Math.ceil(1_000 / perSecond)) };
-  let best = spaced;
-  let bestRate = 1_000 / spaced.duration;
-  for (const duration of LIMITER_WINDOWS_MS) {
-    const max = Math.floor((perSecond * duration) / (1_000 + duration));
-    const rate = (max * 1_000) / duration;
-    if (max >= 2 && rate >= bestRate) {
-      best = { max, duration };
-      bestRate = rate;
-    }
-  }
-  return best;
+  if (perSecond >= 10) return { max: Math.floor(perSecond / 10), duration: 100 };
+  return { max: 1, duration: Math.ceil(1_000 / perSecond) };
 }
