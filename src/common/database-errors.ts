@@ -7,6 +7,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (typeof code !== 'string') return true; // socket errors, timeouts, pool exhaustion
   if (/^[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
   // SQLSTATE classes: 08 connection, 40 rollback (deadlock, serialization), 53 resources,
-  // 57 operator intervention (shutdown), 58 system error.
-  return ['08', '40', '53', '57', '58'].includes(code.slice(0, 2));
+  // 55 object not in prerequisite state (database not accepting connections, lock not
+  // available, object in use), 57 operator intervention (shutdown), 58 system error;
+  // and 25006, a read-only transaction (a failover not finished yet).
+  return ['08', '40', '53', '55', '57', '58'].includes(code.slice(0, 2)) || code === '25006';
 }

@@ -1,4 +1,4 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher.js';
@@ -52,6 +52,17 @@ export class DispatchResultsProcessor extends WorkerHost implements OnApplicatio
       if (final) await this.deadLetters.add(job.name, deadLetterOf(job, error as Error), { jobId: job.id });
       throw error;
     }
+  }
+
+  /**
+   * A job whose worker died while holding it too many times is failed by BullMQ without
+   * reaching process(): it gets its dead letter here, so it is never dropped silently.
+   */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<DispatchResultJob> | undefined, error: Error): Promise<void> {
+    if (!job || !/stalled/i.test(error.message)) return;
+    this.logger.error({ msg: 'job failed after its workers died while holding it; dead-lettered', jobId: job.id, err: error.message });
+    await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
   }
 
   private async applyBatch(results: DispatchResultJob[]): Promise<PromiseSettledResult<ResultOutcome>[]> {

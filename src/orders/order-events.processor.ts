@@ -1,4 +1,4 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
@@ -15,7 +15,8 @@ import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.
  * the batcher turns them into one transaction per batch. A batch that fails is retried job by
  * job, so one bad message cannot hold the others back.
  */
-@Processor(ORDER_EVENTS_QUEUE)
+// A kill -9 in the middle of a batch stalls every job of it: let a job outlive a few of those.
+@Processor(ORDER_EVENTS_QUEUE, { maxStalledCount: 5 })
 export class OrderEventsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsProcessor.name);
   private readonly batcher: MicroBatcher<ApplyMessageJob, ApplyOutcome>;
@@ -63,6 +64,17 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
       if (final) await this.deadLetter(job, error as Error);
       throw error;
     }
+  }
+
+  /**
+   * A job whose worker died while holding it too many times is failed by BullMQ without
+   * reaching process(): it gets its dead letter here, so it is never dropped silently.
+   */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<ApplyMessageJob> | undefined, error: Error): Promise<void> {
+    if (!job || !/stalled/i.test(error.message)) return;
+    this.logger.error({ msg: 'job failed after its workers died while holding it; dead-lettered', jobId: job.id, err: error.message });
+    await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
   }
 
   private async applyBatch(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<ApplyOutcome>[]> {
