@@ -191,5 +191,15 @@ describe('protected routes', () => {
     const docs = await api(t.baseUrl, 'GET', '/docs-json', undefined, null);
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/webhooks/1688', '/webhooks/orders', '/orders', '/orders/{id}', '/dispatch/run', '/queues']));
+    // The webhooks' error answers and the real DTOs are in the document.
+    expect(Object.keys(docs.body.paths['/webhooks/1688'].post.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
+    expect(Object.keys(docs.body.components.schemas.GenericOrderEventDto.properties).sort()).toEqual(['eventId', 'occurredAt', 'orderId', 'status', 'supplierOrderId']);
+  });
+
+  it('gives every request an id, sent back as X-Request-Id (kept when the caller sends one)', async () => {
+    const given = await fetch(`${t.baseUrl}/health/live`, { headers: { 'x-request-id': 'trace-abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-abc-123');
+    const made = await fetch(`${t.baseUrl}/health/live`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

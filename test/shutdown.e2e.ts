@@ -43,7 +43,7 @@ describe('roles', () => {
     expect(worker.port).toBeNull();
 
     const port = await freePort();
-    const withPort = await startServiceProcess(names, { ROLE: 'worker', WORKER_HTTP_PORT: String(port) });
+    const withPort = await startServiceProcess(names, { ROLE: 'worker', WORKER_HTTP_PORT: String(port), LOG_LEVEL: 'debug' });
     cleanups.push(() => withPort.stop());
     const base = `http://127.0.0.1:${port}`;
     expect((await api(base, 'GET', '/health/live', undefined, null)).status).toBe(200);
@@ -51,6 +51,12 @@ describe('roles', () => {
     expect((await api(base, 'GET', '/metrics', undefined, null)).status).toBe(200);
     expect((await api(base, 'GET', '/orders')).status).toBe(404);
     expect((await push1688(base, orderMessage({ msgId: 1, orderId: '100000000000000001', status: 'waitbuyerpay' }))).status).toBe(404);
+
+    // Structured logs: a line per request carrying its id; credentials never written.
+    await fetch(`${base}/metrics`, { headers: { 'x-request-id': 'log-check-1', authorization: 'Bearer never-log-this-key' } });
+    const line = await eventually(async () => withPort.output().split('\n').find((l) => l.includes('"reqId":"log-check-1"')), 5_000, 'the request logged');
+    expect(JSON.parse(line)).toMatchObject({ level: 'debug', reqId: 'log-check-1', url: '/metrics', status: 200, service: 'ordersync' });
+    expect(withPort.output()).not.toContain('never-log-this-key');
   });
 });
 

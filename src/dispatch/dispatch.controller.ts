@@ -1,3 +1,4 @@
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { ConflictException, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -6,6 +7,7 @@ import { DispatchClaimsService } from '../orders/dispatch-claims.service.js';
 
 @Controller('dispatch')
 @UseGuards(ApiKeyGuard)
+@ApiBearerAuth('api-key')
 export class DispatchController {
   constructor(
     private readonly claims: DispatchClaimsService,

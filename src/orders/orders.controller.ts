@@ -1,3 +1,4 @@
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { Body, ConflictException, Controller, Get, HttpCode, Logger, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard.js';
@@ -8,6 +9,7 @@ import { OrdersService, type CreateResult } from './orders.service.js';
 
 @Controller('orders')
 @UseGuards(ApiKeyGuard)
+@ApiBearerAuth('api-key')
 export class OrdersController {
   private readonly logger = new Logger(OrdersController.name);
 

@@ -1,4 +1,5 @@
-import { BadRequestException, Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { applyDecorators, BadRequestException, Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { ApplyMessageJob } from '../queues/order-events.queue.js';
 import { parse1688Message } from './alibaba-message.js';
@@ -8,7 +9,18 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { OrderEventsPublisher } from './order-events.publisher.js';
 import { WebhookSignatureGuard } from './webhook-signature.guard.js';
 
+/** The answers both webhooks give; 1688 re-sends anything but a 2xx. */
+const WebhookErrorAnswers = () =>
+  applyDecorators(
+    ApiResponse({ status: 400, description: 'the message is not what the contract describes (JSON error body says what)' }),
+    ApiResponse({ status: 401, description: 'signature missing or wrong (or, for /webhooks/orders, timestamp outside 300 s)' }),
+    ApiResponse({ status: 413, description: 'body over BODY_LIMIT_BYTES' }),
+    ApiResponse({ status: 415, description: 'wrong content type' }),
+    ApiResponse({ status: 503, description: 'the message could not be queued durably (Redis away): send it again' }),
+  );
+
 /** Verifies, validates and queues; applying is the orders module's work. Answers 2xx only once Redis holds the message. */
+@ApiTags('webhooks')
 @Controller('webhooks')
 export class WebhooksController {
   constructor(
@@ -18,6 +30,13 @@ export class WebhooksController {
 
   @Post('1688')
   @HttpCode(200)
+  @ApiConsumes('application/x-www-form-urlencoded')
+  @ApiBody({
+    description: "1688's push: `message` (JSON text) and `_aop_signature` (HMAC-SHA1 hex of \"message\" + message with the app secret); parameters may also come in the query string",
+    schema: { type: 'object', required: ['message', '_aop_signature'], properties: { message: { type: 'string' }, _aop_signature: { type: 'string' } } },
+  })
+  @ApiOkResponse({ description: 'queued durably (duplicates and topics not acted on included)', schema: { example: { success: true, msgId: '123' } } })
+  @WebhookErrorAnswers()
   @UseGuards(AlibabaSignatureGuard)
   async receive1688(@Req() request: AlibabaPushRequest) {
     const message = request.alibabaParams?.get('message');
@@ -30,6 +49,10 @@ export class WebhooksController {
 
   @Post('orders')
   @HttpCode(200)
+  @ApiHeader({ name: 'X-Webhook-Timestamp', description: 'unix seconds; more than 300 s from now is refused', required: true })
+  @ApiHeader({ name: 'X-Webhook-Signature', description: 'sha256=<hex HMAC-SHA256(WEBHOOK_SECRET, timestamp + "." + raw body)>', required: true })
+  @ApiOkResponse({ description: 'queued durably', schema: { example: { success: true, eventId: 'evt-1' } } })
+  @WebhookErrorAnswers()
   @UseGuards(WebhookSignatureGuard)
   async receiveGeneric(@Body() event: GenericOrderEventDto, @Req() request: FastifyRequest & { rawBody?: Buffer }) {
     const occurredAt = new Date(event.occurredAt);

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { ORDER_ID_MESSAGE, ORDER_ID_PATTERN, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../../common/validation.js';
 
@@ -7,23 +8,28 @@ export class GenericOrderEventDto {
   @IsNotEmpty()
   @MaxLength(200)
   @Matches(PLAIN_TEXT_PATTERN, { message: `eventId ${PLAIN_TEXT_MESSAGE}` })
+  @ApiProperty({ description: 'unique per event: the dedupe key', maxLength: 200 })
   eventId: string;
 
   @IsString()
   @Matches(ORDER_ID_PATTERN, { message: `orderId ${ORDER_ID_MESSAGE}` })
+  @ApiProperty({ description: 'our order id' })
   orderId: string;
 
   @IsOptional()
   @IsString()
   @Matches(ORDER_ID_PATTERN, { message: `supplierOrderId ${ORDER_ID_MESSAGE}` })
+  @ApiPropertyOptional()
   supplierOrderId?: string;
 
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)
   @Matches(PLAIN_TEXT_PATTERN, { message: `status ${PLAIN_TEXT_MESSAGE}` })
+  @ApiProperty({ description: 'status at the supplier', maxLength: 64 })
   status: string;
 
   @IsISO8601({ strict: true }, { message: 'occurredAt must be an ISO-8601 date-time' })
+  @ApiProperty({ description: 'when the status changed at the supplier (ISO-8601)', format: 'date-time' })
   occurredAt: string;
 }
