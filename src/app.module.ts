@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source-options.js';
+import { PoolErrorGuard } from './database/pool-error-guard.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         ...(serveOps ? [HealthModule] : []),
         ...(serveApi ? [DashboardModule.forRoot()] : []),
       ],
+      providers: [PoolErrorGuard],
     };
   }
 }

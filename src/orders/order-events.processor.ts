@@ -15,8 +15,9 @@ import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.
  * the batcher turns them into one transaction per batch. A batch that fails is retried job by
  * job, so one bad message cannot hold the others back.
  */
-// A kill -9 in the middle of a batch stalls every job of it: let a job outlive a few of those.
-@Processor(ORDER_EVENTS_QUEUE, { maxStalledCount: 5 })
+// A kill -9 in the middle of a batch stalls every job of it: let a job outlive a few of those,
+// and let another worker take them over within seconds (locks are renewed every 5 s).
+@Processor(ORDER_EVENTS_QUEUE, { maxStalledCount: 5, lockDuration: 10_000, stalledInterval: 5_000 })
 export class OrderEventsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsProcessor.name);
   private readonly batcher: MicroBatcher<ApplyMessageJob, ApplyOutcome>;
