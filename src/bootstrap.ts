@@ -115,7 +115,9 @@ export async function startService(config: AppConfig, logger = createLogger(conf
   configureHttp(app, config);
   if (config.role !== 'worker') setupApiDocs(app);
   const port = config.role === 'worker' ? config.workerHttpPort : config.port;
-  await app.listen(port, '0.0.0.0');
+  // A deep accept queue: 1688 and bursts open many connections at once, and an overflowing
+  // queue resets them.
+  await app.listen({ port, host: '0.0.0.0', backlog: 4096 });
   const address = app.getHttpServer().address();
   const close = async () => {
     // Readiness down first, then no new requests (in-flight ones finish), then workers and connections.
