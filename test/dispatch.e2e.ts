@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
@@ -6,7 +5,7 @@ import { DispatchClaimsService } from '../src/orders/dispatch-claims.service.js'
 import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE } from '../src/queues/order-dispatch.queue.js';
 import { startFakeSupplierApi, type FakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
-import { eventually, startTestService, type TestService } from './support/service.js';
+import { eventually, freePort, startTestService, type TestService } from './support/service.js';
 
 let t: TestService;
 let supplier: FakeSupplierApi;
@@ -243,14 +242,3 @@ describe('dispatch to an external API that is not there yet', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}

@@ -1,11 +1,10 @@
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
 import { startServiceProcess } from './support/processes.js';
-import { deleteKeys, dropDatabase, eventually, isolatedNames, TEST_REDIS_URL } from './support/service.js';
+import { deleteKeys, dropDatabase, eventually, freePort, isolatedNames, TEST_REDIS_URL } from './support/service.js';
 
 let cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -24,16 +23,6 @@ function isolated(label: string) {
   return names;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe('roles', () => {
   it('ROLE=worker opens no port at all; with WORKER_HTTP_PORT only /health and /metrics', { timeout: 120_000 }, async () => {
