@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_QUEUES, WORK_QUEUES } from '../src/operations/queue-catalog.js';
+import { DEAD_LETTER_QUEUES, WORK_QUEUES } from '../src/queues/queue-catalog.js';
 import { APPLY_MESSAGE_JOB, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../src/queues/order-events.queue.js';
 import { api, orderMessage, push1688 } from './support/http.js';
 import { eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';

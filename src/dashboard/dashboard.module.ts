@@ -2,7 +2,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ALL_QUEUES, DEAD_LETTER_QUEUES } from '../operations/queue-catalog.js';
+import { ALL_QUEUES, DEAD_LETTER_QUEUES } from '../queues/queue-catalog.js';
 
 export const DASHBOARD_ROUTE = '/admin/queues';
 

@@ -5,7 +5,7 @@ import type { Job, Queue } from 'bullmq';
 import { DispatchClaimsService } from '../orders/dispatch-claims.service.js';
 import type { DeadLetterJob } from '../queues/dead-letter.js';
 import { ORDER_DISPATCH_QUEUE, type DispatchOrderJob } from '../queues/order-dispatch.queue.js';
-import { workQueueNamed } from './queue-catalog.js';
+import { workQueueNamed } from '../queues/queue-catalog.js';
 
 export interface DeadLetterView {
   jobId: string;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { logQueueErrors } from '../queues/queue-error-log.js';
-import { ALL_QUEUES, WORK_QUEUES } from './queue-catalog.js';
+import { ALL_QUEUES, WORK_QUEUES } from '../queues/queue-catalog.js';
 import { OPERATIONS_REDIS } from './operations-redis.js';
 
 export interface QueueDepth {

@@ -1,16 +1,7 @@
-import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DEAD_LETTER_JOB_OPTIONS } from '../queues/dead-letter.js';
-import { ORDER_EVENTS_DLQ, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE } from '../queues/order-events.queue.js';
-import {
-  DISPATCH_RESULTS_DLQ,
-  DISPATCH_RESULTS_JOB_OPTIONS,
-  DISPATCH_RESULTS_QUEUE,
-  DISPATCH_SCHEDULE_JOB_OPTIONS,
-  DISPATCH_SCHEDULE_QUEUE,
-  ORDER_DISPATCH_JOB_OPTIONS,
-  ORDER_DISPATCH_QUEUE,
-} from '../queues/order-dispatch.queue.js';
+import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, DISPATCH_SCHEDULE_QUEUE, ORDER_DISPATCH_QUEUE } from '../queues/order-dispatch.queue.js';
+import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE } from '../queues/order-events.queue.js';
+import { registerQueues } from '../queues/queue-catalog.js';
 import { DispatchClaimsService } from './dispatch-claims.service.js';
 import { DispatchResultApplier } from './dispatch-result-applier.js';
 import { DispatchResultsProcessor } from './dispatch-results.processor.js';
@@ -31,16 +22,7 @@ export class OrdersModule {
     return {
       module: OrdersModule,
       global: true,
-      imports: [
-        BullModule.registerQueue(
-          { name: ORDER_EVENTS_QUEUE, defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS },
-          { name: ORDER_EVENTS_DLQ, defaultJobOptions: DEAD_LETTER_JOB_OPTIONS },
-          { name: ORDER_DISPATCH_QUEUE, defaultJobOptions: ORDER_DISPATCH_JOB_OPTIONS },
-          { name: DISPATCH_RESULTS_QUEUE, defaultJobOptions: DISPATCH_RESULTS_JOB_OPTIONS },
-          { name: DISPATCH_RESULTS_DLQ, defaultJobOptions: DEAD_LETTER_JOB_OPTIONS },
-          { name: DISPATCH_SCHEDULE_QUEUE, defaultJobOptions: DISPATCH_SCHEDULE_JOB_OPTIONS },
-        ),
-      ],
+      imports: [registerQueues(ORDER_EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_DISPATCH_QUEUE, DISPATCH_RESULTS_QUEUE, DISPATCH_RESULTS_DLQ, DISPATCH_SCHEDULE_QUEUE)],
       controllers: options.serveHttp ? [OrdersController] : [],
       providers: [
         OrdersService,
