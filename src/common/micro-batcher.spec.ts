@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher } from './micro-batcher.js';
+import { MicroBatcher, applyOrSplit } from './micro-batcher.js';
 
 const fulfilled = <R>(value: R): PromiseFulfilledResult<R> => ({ status: 'fulfilled', value });
 
@@ -56,5 +56,29 @@ describe('MicroBatcher', () => {
     void batcher.add(2);
     await batcher.drain();
     expect(finished).toBe(2);
+  });
+});
+
+describe('applyOrSplit', () => {
+  const apply = async (items: number[]) => {
+    if (items.includes(13)) throw new Error(`bad item in ${items.join(',')}`);
+    return items.map((n) => n * 2);
+  };
+
+  it('applies the whole batch at once when it can', async () => {
+    expect(await applyOrSplit([1, 2], apply)).toEqual([
+      { status: 'fulfilled', value: 2 },
+      { status: 'fulfilled', value: 4 },
+    ]);
+  });
+
+  it('splits a failed batch so that only the bad item fails', async () => {
+    const settled = await applyOrSplit([1, 13, 3], apply, { itemError: (error) => new Error(`final: ${(error as Error).message}`) });
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toBe('final: bad item in 13');
+  });
+
+  it('fails the whole batch when the failure would hit every item alike', async () => {
+    await expect(applyOrSplit([1, 13], apply, { split: () => false })).rejects.toThrow('bad item in 1,13');
   });
 });

@@ -61,3 +61,30 @@ export class MicroBatcher<T, R> {
     void run.finally(() => this.inFlight.delete(run));
   }
 }
+
+/**
+ * Applies a batch in one go; when that fails and the failure may belong to one item
+ * (`split`), applies each item on its own so that the others still land. A failure that would
+ * hit every item alike (the database away) fails the whole batch at once.
+ */
+export async function applyOrSplit<T, R>(
+  items: T[],
+  apply: (items: T[]) => Promise<R[]>,
+  options: { split?: (error: unknown) => boolean; itemError?: (error: unknown) => unknown } = {},
+): Promise<PromiseSettledResult<R>[]> {
+  const itemError = options.itemError ?? ((error: unknown) => error);
+  try {
+    return (await apply(items)).map((value) => ({ status: 'fulfilled', value }));
+  } catch (batchError) {
+    if (items.length === 1 || !(options.split?.(batchError) ?? true)) throw itemError(batchError);
+    const settled: PromiseSettledResult<R>[] = [];
+    for (const item of items) {
+      try {
+        settled.push({ status: 'fulfilled', value: (await apply([item]))[0] as R });
+      } catch (error) {
+        settled.push({ status: 'rejected', reason: itemError(error) });
+      }
+    }
+    return settled;
+  }
+}

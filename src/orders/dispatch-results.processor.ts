@@ -1,7 +1,7 @@
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { MicroBatcher } from '../common/micro-batcher.js';
+import { MicroBatcher, applyOrSplit } from '../common/micro-batcher.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, type DispatchResultJob } from '../queues/order-dispatch.queue.js';
@@ -65,20 +65,7 @@ export class DispatchResultsProcessor extends WorkerHost implements OnApplicatio
     await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
   }
 
-  private async applyBatch(results: DispatchResultJob[]): Promise<PromiseSettledResult<ResultOutcome>[]> {
-    try {
-      return (await this.applier.apply(results)).map((value) => ({ status: 'fulfilled', value }));
-    } catch (batchError) {
-      if (results.length === 1) throw batchError;
-      const settled: PromiseSettledResult<ResultOutcome>[] = [];
-      for (const result of results) {
-        try {
-          settled.push({ status: 'fulfilled', value: (await this.applier.apply([result]))[0] as ResultOutcome });
-        } catch (error) {
-          settled.push({ status: 'rejected', reason: error });
-        }
-      }
-      return settled;
-    }
+  private applyBatch(results: DispatchResultJob[]): Promise<PromiseSettledResult<ResultOutcome>[]> {
+    return applyOrSplit(results, (batch) => this.applier.apply(batch));
   }
 }

@@ -4,7 +4,7 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { isTransientDatabaseError } from '../common/database-errors.js';
-import { MicroBatcher } from '../common/micro-batcher.js';
+import { MicroBatcher, applyOrSplit } from '../common/micro-batcher.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
 import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, type ApplyMessageJob } from '../queues/order-events.queue.js';
@@ -78,24 +78,10 @@ export class OrderEventsProcessor extends WorkerHost implements OnApplicationBoo
     await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
   }
 
-  private async applyBatch(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<ApplyOutcome>[]> {
-    try {
-      const outcomes = await this.applier.apply(jobs);
-      return outcomes.map((value) => ({ status: 'fulfilled', value }));
-    } catch (batchError) {
-      // A database that is away fails every message alike: retry them all later.
-      if (jobs.length === 1 || isTransientDatabaseError(batchError)) throw classify(batchError);
-      // A data error belongs to one message: apply each on its own so the good ones still land.
-      const outcomes: PromiseSettledResult<ApplyOutcome>[] = [];
-      for (const job of jobs) {
-        try {
-          outcomes.push({ status: 'fulfilled', value: (await this.applier.apply([job]))[0] as ApplyOutcome });
-        } catch (error) {
-          outcomes.push({ status: 'rejected', reason: classify(error) });
-        }
-      }
-      return outcomes;
-    }
+  private applyBatch(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<ApplyOutcome>[]> {
+    // A database that is away fails every message alike: retry them all later. A data error
+    // belongs to one message: the good ones still land.
+    return applyOrSplit(jobs, (batch) => this.applier.apply(batch), { split: (error) => !isTransientDatabaseError(error), itemError: classify });
   }
 
   private async deadLetter(job: Job<ApplyMessageJob>, error: Error): Promise<void> {
