@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { APP_SECRET, API_KEY, TEST_REDIS_URL, WEBHOOK_SECRET, type isolatedNames } from './service.js';
+import { testEnv, type isolatedNames } from './service.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,14 +24,7 @@ export async function startServiceProcess(names: ReturnType<typeof isolatedNames
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
-      PORT: '0',
-      DATABASE_URL: names.databaseUrl,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: names.queuePrefix,
-      ALIBABA_APP_KEY: 'test-app-key',
-      ALIBABA_APP_SECRET: APP_SECRET,
-      WEBHOOK_SECRET,
-      API_KEYS: API_KEY,
+      ...testEnv(names),
       LOG_LEVEL: 'info',
       ...env,
     },

@@ -20,8 +20,9 @@ export function isolatedNames(label: string): { databaseUrl: string; databaseNam
   return { databaseUrl: url.toString(), databaseName, queuePrefix: `ostest-${suffix}` };
 }
 
-export function testConfig(names: ReturnType<typeof isolatedNames>, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({
+/** The environment every test instance runs with: its own database and prefix, the test secrets. */
+export function testEnv(names: ReturnType<typeof isolatedNames>): Record<string, string> {
+  return {
     PORT: '0',
     DATABASE_URL: names.databaseUrl,
     REDIS_URL: TEST_REDIS_URL,
@@ -30,10 +31,11 @@ export function testConfig(names: ReturnType<typeof isolatedNames>, env: Record<
     ALIBABA_APP_SECRET: APP_SECRET,
     WEBHOOK_SECRET,
     API_KEYS: `${API_KEY},second-key`,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    APPLY_BATCH_WINDOW_MS: '10',
-    ...env,
-  }).config;
+  };
+}
+
+export function testConfig(names: ReturnType<typeof isolatedNames>, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({ ...testEnv(names), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', APPLY_BATCH_WINDOW_MS: '10', ...env }).config;
 }
 
 export interface TestService {
