@@ -7,6 +7,7 @@ import {
   type FakeSupplierConfigChanges,
   type FakeSupplierStats,
 } from '../tools/fake-supplier-api.mjs';
+import { eventually } from './support/service.js';
 
 interface Reply {
   status: number;
@@ -30,17 +31,6 @@ async function post(url: string, key: string | null, body: unknown, init: { sign
 }
 
 const order = (url: string, orderId: string, payload: unknown = { sku: 'A-1', qty: 2 }) => post(url, orderId, { orderId, payload });
-
-/** Polls until `check` gives something other than undefined, or fails after `timeoutMs`. */
-async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const NO_FAULTS: FakeSupplierConfigChanges = {
   latencyMs: 0,
@@ -98,7 +88,7 @@ describe('fake supplier API (in process)', () => {
   it('answers 409 while the first call with a key is in flight, and 422 to the same key with another body', async () => {
     api.configure({ latencyMs: 1_500 });
     const first = order(api.url, 'o-2');
-    await eventually(() => (api.keyStats('o-2').inFlight ? true : undefined), 'first call in flight');
+    await eventually(() => (api.keyStats('o-2').inFlight ? true : undefined), 10_000, 'first call in flight');
     const second = await order(api.url, 'o-2');
     expect(second.status).toBe(409);
     expect(second.json).toEqual({ error: 'request with this key in flight' });
@@ -178,11 +168,11 @@ describe('fake supplier API (in process)', () => {
       () => undefined,
       (error: Error) => error,
     );
-    await eventually(() => (api.stats().held === 1 ? true : undefined), 'held request');
+    await eventually(() => (api.stats().held === 1 ? true : undefined), 10_000, 'held request');
     expect(api.stats().inFlight).toBe(1);
     expect((await outcome)?.name).toBe('TimeoutError');
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
-    await eventually(() => (api.stats().held === 0 && api.stats().inFlight === 0 ? true : undefined), 'aborted request closed');
+    await eventually(() => (api.stats().held === 0 && api.stats().inFlight === 0 ? true : undefined), 10_000, 'aborted request closed');
     expect(api.keyStats('t-1')).toMatchObject({ calls: 1, sideEffects: 0, inFlight: false, answer: null });
     expect(api.stats().answers).toEqual({ timeout: 1 });
     // The retry (script used up) goes through.
@@ -290,7 +280,7 @@ describe('fake supplier API (child process)', () => {
         () => 'answered',
         () => 'cut',
       );
-      await eventually(async () => ((await api.stats()).held === 1 ? true : undefined), 'held request');
+      await eventually(async () => ((await api.stats()).held === 1 ? true : undefined), 10_000, 'held request');
 
       const exit = await api.stop();
       expect(exit).toMatchObject({ code: 0, signal: null });

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
+import { eventually } from './support/service.js';
 import {
   DEFAULT_ID_BASE,
   TOPIC_BY_STATUS,
@@ -166,17 +167,6 @@ async function startReceiver(options: { decide?: Decide; latencyMs?: number; sec
   };
   receivers.push(receiver);
   return receiver;
-}
-
-/** Polls until `check` gives something other than undefined, or fails after `timeoutMs`. */
-async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const groupBy = <T>(items: T[], key: (t: T) => string) => {
@@ -389,7 +379,7 @@ describe('1688 push simulator', () => {
     expect(slow.maxInFlight).toBeLessThanOrEqual(3);
     expect(slow.maxInFlight).toBeGreaterThanOrEqual(2);
     expect(slow.seenSockets).toBeLessThanOrEqual(3);
-    await eventually(() => (slow.sockets.size === 0 ? true : undefined), 'the agent to close its sockets');
+    await eventually(() => (slow.sockets.size === 0 ? true : undefined), 10_000, 'the agent to close its sockets');
 
     const controller = new AbortController();
     const stopping = await startReceiver({ decide: (_msgId, _previous, r) => (r.arrival === 9 ? (controller.abort(), 503) : 200) });
@@ -419,7 +409,7 @@ describe('1688 push simulator', () => {
       child.stderr.on('data', (c) => (stderr += c));
       let code: number | null | undefined;
       child.once('close', (c) => (code = c));
-      return eventually(() => (code === undefined ? undefined : { code, stdout, stderr }), 'the CLI to exit', 20_000).finally(() => {
+      return eventually(() => (code === undefined ? undefined : { code, stdout, stderr }), 20_000, 'the CLI to exit').finally(() => {
         if (child.exitCode === null) child.kill('SIGKILL');
       });
     };
