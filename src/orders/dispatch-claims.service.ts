@@ -106,22 +106,16 @@ export class DispatchClaimsService {
     const answered = new Set(pendingResults.filter((result) => result.data.outcome !== 'retrying').map((result) => result.data.orderId));
     const lost: ClaimedRow[] = [];
     for (const order of expired) {
-      if (answered.has(order.id) || (await this.hasLiveJob(order.id))) continue;
-      lost.push(order);
-    }
-    for (const order of lost) {
+      if (answered.has(order.id)) continue;
+      const job = await this.dispatchQueue.getJob(dispatchJobId(order.id));
+      if (job && LIVE_JOB_STATES.has(await job.getState())) continue;
       // A finished job of an earlier round would block the job id; its result is already known.
-      const previous = await this.dispatchQueue.getJob(dispatchJobId(order.id));
-      if (previous && !LIVE_JOB_STATES.has(await previous.getState())) await previous.remove();
+      if (job) await job.remove();
+      lost.push(order);
     }
     await this.enqueue(lost, true);
     if (lost.length > 0) this.logger.warn({ msg: 're-queued orders whose dispatch job was lost', count: lost.length, orderIds: lost.slice(0, 20).map((o) => o.id) });
     return { extended: expired.length - lost.length, requeued: lost.length };
-  }
-
-  private async hasLiveJob(orderId: string): Promise<boolean> {
-    const job = await this.dispatchQueue.getJob(dispatchJobId(orderId));
-    return job !== undefined && LIVE_JOB_STATES.has(await job.getState());
   }
 
   private async claim(where: string, params: unknown[]): Promise<number> {
