@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { logQueueErrors } from '../queues/queue-error-log.js';
+import { createFailFastRedis } from '../queues/fail-fast-redis.js';
 
 /**
  * Sliding one-second log of calls, held in Redis for the whole fleet: a call is admitted only
@@ -40,8 +40,7 @@ export class SendRateGate implements OnApplicationShutdown {
   private readonly key: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) });
-    logQueueErrors({ name: 'dispatch rate gate connection', on: (event, listener) => this.redis.on(event, listener) }, this.logger);
+    this.redis = createFailFastRedis(config.redisUrl, 'dispatch rate gate connection', this.logger);
     this.key = `${config.queuePrefix}:dispatch-rate-log`;
   }
 

@@ -1,7 +1,7 @@
-import type { Provider } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Logger, type Provider } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { createFailFastRedis } from '../queues/fail-fast-redis.js';
 
 export const OPERATIONS_REDIS = Symbol('OPERATIONS_REDIS');
 
@@ -12,11 +12,5 @@ export const OPERATIONS_REDIS = Symbol('OPERATIONS_REDIS');
 export const operationsRedisProvider: Provider = {
   provide: OPERATIONS_REDIS,
   inject: [APP_CONFIG],
-  useFactory: (config: AppConfig) =>
-    new Redis(config.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2_000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    }),
+  useFactory: (config: AppConfig) => createFailFastRedis(config.redisUrl, 'operations connection', new Logger('Queues')),
 };

@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { logQueueErrors } from '../queues/queue-error-log.js';
 import { ALL_QUEUES, WORK_QUEUES } from '../queues/queue-catalog.js';
 import { OPERATIONS_REDIS } from './operations-redis.js';
 
@@ -44,9 +43,7 @@ export class QueueDepthService implements OnApplicationShutdown {
   constructor(
     @Inject(OPERATIONS_REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    logQueueErrors({ name: 'operations connection', on: (event, listener) => this.redis.on(event, listener) }, new Logger('Queues'));
-  }
+  ) {}
 
   async depths(): Promise<QueueDepth[]> {
     if (this.redis.status !== 'ready') throw new ServiceUnavailableException('Redis is unreachable; queue depths are unknown');

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { createFailFastRedis } from '../queues/fail-fast-redis.js';
 import { logQueueErrors } from '../queues/queue-error-log.js';
 import { APPLY_MESSAGE_JOB, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../queues/order-events.queue.js';
 
@@ -21,12 +22,7 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
   private readonly batcher: MicroBatcher<ApplyMessageJob, void>;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.connection = new Redis(config.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    });
-    logQueueErrors({ name: 'order-events publisher connection', on: (event, listener) => this.connection.on(event, listener) }, this.logger);
+    this.connection = createFailFastRedis(config.redisUrl, 'order-events publisher connection', this.logger);
     this.queue = new Queue<ApplyMessageJob>(ORDER_EVENTS_QUEUE, {
       connection: this.connection,
       prefix: config.queuePrefix,
