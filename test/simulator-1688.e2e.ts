@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startFake1688OpenApi } from '../tools/fake-1688-open-api.mjs';
 import { startFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { eventually } from './support/service.js';
 import {
@@ -390,6 +391,43 @@ describe('1688 push simulator', () => {
     expect(aborted.sent + aborted.notSent).toBe(aborted.messages + planPushes({ appSecret: SECRET, count: 20, seed: 3 }).duplicates);
   });
 
+  it('drops pushes (at a rate, or chosen ones) and hands every unacknowledged message to a fake 1688 Open API', async () => {
+    const common = { appSecret: SECRET, count: 10, cancelRate: 0.3, duplicateRate: 0.3, seed: 21, msgIdBase: 3_000_000 };
+    const plan = planPushes({ ...common, dropRate: 0.25, dropMsgIds: ['3000002'] });
+    const dropped = new Set(plan.deliveries.filter((d) => d.dropped).map((d) => String(d.msgId)));
+    expect(dropped.has('3000002')).toBe(true);
+    expect(dropped.size).toBe(plan.dropped);
+    expect(dropped.size).toBeGreaterThan(1);
+    // Every copy of a dropped message is dropped; without drops the plan is the same as before.
+    for (const d of plan.deliveries) expect(d.dropped).toBe(dropped.has(String(d.msgId)));
+    expect(plan.deliveries.map((d) => d.message)).toEqual(planPushes(common).deliveries.map((d) => d.message));
+    expect(planPushes(common).deliveries.every((d) => !d.dropped)).toBe(true);
+
+    // One message the receiver always refuses: given up after 3 re-sends, as 1688 does.
+    const refused = plan.deliveries.find((d) => !d.dropped && !d.duplicate)!;
+    const receiver = await startReceiver({ decide: (msgId) => (msgId === String(refused.msgId) ? 500 : 200) });
+    const openApi = await startFake1688OpenApi({ appSecret: SECRET });
+    try {
+      const report = await runSimulator({ ...common, target: receiver.baseUrl, openApi: openApi.baseUrl, dropRate: 0.25, dropMsgIds: ['3000002'], rate: 0, retries: 3, retryBaseMs: 5 });
+      expect(receiver.rejected).toEqual([]);
+      expect(receiver.records.filter((r) => dropped.has(r.msgId))).toEqual([]);
+      expect(receiver.records.filter((r) => r.msgId === String(refused.msgId)).length).toBe(4 * (plan.deliveries.filter((d) => d.msgId === refused.msgId).length));
+      expect(report.dropped).toBe(plan.deliveries.filter((d) => d.dropped).length);
+      expect(report.sent + report.dropped + report.notSent).toBe(plan.deliveries.length);
+      expect(report).toMatchObject({ droppedMessages: dropped.size, unacknowledgedMessages: dropped.size + 1, handedToStore: dropped.size + 1, storeErrors: [], ordersRegistered: 10 });
+      expect(report.handedToStoreByReason).toEqual({ dropped: dropped.size, failed: 1, notSent: 0 });
+      // The dropped and the given-up message are held by 1688, unconfirmed, exactly as pushed.
+      const held = openApi.messages({ pendingOnly: true });
+      expect(new Set(held.map((m) => m.msgId))).toEqual(new Set([...dropped, String(refused.msgId)]));
+      expect(held.find((m) => m.msgId === String(refused.msgId))!.text).toBe(refused.message);
+      // The acknowledged statuses trail 1688's own where the last message of an order was lost.
+      expect(Object.fromEntries(openApi.orders().map((o) => [o.id, o.status]))).toEqual(plan.lastStatusByOrder);
+      expect(report.finalStatusAt1688).toEqual(plan.lastStatusByOrder);
+    } finally {
+      await openApi.close();
+    }
+  });
+
   it('has a CLI: flags, a JSON report on stdout, exit codes', async () => {
     expect(() => parseCliArgs(['--count', '5'], {})).toThrow(/secret/);
     expect(() => parseCliArgs(['--secret', 's'], {})).toThrow(/--count/);
@@ -399,6 +437,11 @@ describe('1688 push simulator', () => {
     const parsed = parseCliArgs(['--secret=s', '--ids', '167539019420540001, 167539019420540002', '--rate', '500', '--reorder-rate', '0.1', '--json'], {});
     expect(parsed).toMatchObject({ json: true, options: { appSecret: 's', ids: ['167539019420540001', '167539019420540002'], rate: 500, reorderRate: 0.1, target: 'http://127.0.0.1:3000' } });
     expect(parseCliArgs(['--count', '1'], { ALIBABA_APP_SECRET: 'from-env' }).options.appSecret).toBe('from-env');
+    expect(
+      parseCliArgs(['--secret', 's', '--count', '3', '--open-api', 'http://127.0.0.1:4100', '--drop-rate', '0.1', '--drop-msg-ids', '5,6', '--silent-change-rate', '0.2'], {}).options,
+    ).toMatchObject({ openApi: 'http://127.0.0.1:4100', dropRate: 0.1, dropMsgIds: ['5', '6'], silentChangeRate: 0.2 });
+    expect(() => parseCliArgs(['--secret', 's', '--count', '3', '--open-api', 'ftp://x'], {})).toThrow(/openApi/);
+    expect(() => parseCliArgs(['--secret', 's', '--count', '3', '--drop-rate', '1.5'], {})).toThrow(/dropRate/);
 
     const receiver = await startReceiver();
     const cli = (args: string[]) => {

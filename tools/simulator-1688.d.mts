@@ -39,6 +39,28 @@ export interface PlanOptions {
   userInfo?: string;
   /** Push path under target (default "/webhooks/1688"). */
   path?: string;
+  /** Share of messages never pushed at all, duplicates included (default 0; own PRNG stream). */
+  dropRate?: number;
+  /** msgIds never pushed at all. */
+  dropMsgIds?: ReadonlyArray<string | number | bigint>;
+  /** Share of orders whose status changes at 1688 after the run with no push (default 0; needs openApi to happen). */
+  silentChangeRate?: number;
+  /** Explicit silent changes (they win over silentChangeRate for their order). */
+  silentChanges?: ReadonlyArray<{ orderId: string | bigint; status: string }>;
+}
+
+/**
+ * What the simulator needs of a fake 1688 Open API in this process (tools/fake-1688-open-api.mjs's
+ * startFake1688OpenApi() instance is one).
+ */
+export interface OpenApiStore {
+  addMessages(texts: readonly string[]): unknown;
+  addOrders(orders: Array<{ id: string; status: string; createTime: number; modifyTime: number }>): unknown;
+  setOrderStatus(
+    id: string,
+    status: string,
+    options?: { modifyTime?: number; emitMessage?: boolean; type?: string; refundStatus?: string },
+  ): { order: { id: string; status: string; modifyTime: number } };
 }
 
 export interface SimulatorOptions extends PlanOptions {
@@ -59,6 +81,14 @@ export interface SimulatorOptions extends PlanOptions {
   progressIntervalMs?: number;
   /** Stops the run: nothing new is sent, waiting retries give up, requests in flight finish. */
   signal?: AbortSignal;
+  /**
+   * A fake 1688 Open API (an instance, or its base URL with its /_admin routes): every message
+   * with no acknowledged delivery goes into its message store (when dropped or given up, the rest
+   * at the end), the orders are registered in its order store, silent changes are made there.
+   */
+  openApi?: OpenApiStore | string;
+  /** Register the orders (final status, modifyTime = last change) in openApi before sending (default true). */
+  registerOrders?: boolean;
 }
 
 export interface SimulatorProgress {
@@ -97,6 +127,16 @@ export interface PlannedDelivery {
   duplicate: boolean;
   /** Planned after a newer message of the same order (duplicates never count). */
   reordered: boolean;
+  /** Never sent (dropRate / dropMsgIds), like every copy of its message. */
+  dropped: boolean;
+}
+
+export interface SilentChange {
+  orderId: SupplierOrderId;
+  /** The status before (the order's last pushed status). */
+  from: OrderStatus1688;
+  /** waitbuyerpay / waitsellersend -> cancel; waitbuyerreceive / confirm_goods / success -> terminated, unless given. */
+  status: string;
 }
 
 export interface SimulatorPlan {
@@ -112,6 +152,11 @@ export interface SimulatorPlan {
   byStatus: Record<string, number>;
   /** Status of each order's newest message (by msgSendTime). */
   lastStatusByOrder: Record<SupplierOrderId, OrderStatus1688>;
+  /** Unique messages dropped. */
+  dropped: number;
+  silentChanges: SilentChange[];
+  /** lastStatusByOrder with the silent changes applied: 1688's state after the run. */
+  finalStatusAt1688: Record<SupplierOrderId, string>;
   deliveries: PlannedDelivery[];
 }
 
@@ -148,8 +193,25 @@ export interface SimulatorReport {
   duplicatesSent: number;
   /** Messages planned after a newer message of the same order. */
   reordered: number;
-  /** Planned deliveries never started (only after an abort). */
+  /** Planned deliveries never started (only after an abort; dropped ones not included). */
   notSent: number;
+  /** Deliveries dropped (never sent; sent + dropped + notSent = planned deliveries). */
+  dropped: number;
+  /** Unique messages dropped. */
+  droppedMessages: number;
+  /** Unique messages with no acknowledged delivery (messages - acknowledgedMessages). */
+  unacknowledgedMessages: number;
+  /** Unique messages handed to openApi's store (or that would have been, without openApi). */
+  handedToStore: number;
+  handedToStoreByReason: { dropped: number; failed: number; notSent: number };
+  /** Errors handing messages to openApi (first 20). */
+  storeErrors: string[];
+  /** Orders registered in openApi's order store. */
+  ordersRegistered: number;
+  /** Silent changes made at openApi, with their modifyTime. */
+  silentChanges: Array<SilentChange & { modifyTime: number }>;
+  /** 1688's status of each order after the run (with openApi: silent changes included). */
+  finalStatusAt1688: Record<SupplierOrderId, string>;
   aborted: boolean;
   /** Unique messages sent per status. */
   byStatus: Record<string, number>;
@@ -179,6 +241,15 @@ export const TOPIC_BY_STATUS: Readonly<Record<OrderStatus1688, OrderTopic1688>>;
 export function runSimulator(options: SimulatorOptions): Promise<SimulatorReport>;
 /** The deliveries of a run without sending anything (deterministic for seed, startTime, msgIdBase). */
 export function planPushes(options: PlanOptions): SimulatorPlan;
+/**
+ * Changes statuses at 1688 (a fake 1688 Open API's order store) with no push: refunds, a seller
+ * closing an order, manual changes. modifyTime defaults to now; emitMessage also puts the push
+ * message into the fake's message store.
+ */
+export function changeOrderStatuses(
+  openApi: OpenApiStore | string,
+  changes: ReadonlyArray<{ orderId: string | bigint; status: string; modifyTime?: number; emitMessage?: boolean; type?: string; refundStatus?: string }>,
+): Promise<Array<{ orderId: SupplierOrderId; status: string; modifyTime: number }>>;
 /** HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson). */
 export function signMessage(appSecret: string, messageJson: string): string;
 /** message=<json>&_aop_signature=<sig>, form-encoded (space as "+"). */

@@ -34,6 +34,20 @@
 // `concurrency` requests in flight over a keep-alive agent. A non-2xx answer, a network error or
 // a timeout is re-sent up to `retries` times after retryBaseMs, 2x, 4x, ... (200, 400, 800 ms by
 // default), without holding a concurrency slot while waiting; then the delivery counts as failed.
+//
+// What 1688 keeps for pulling (with `openApi`: a fake-1688-open-api instance, or its base URL):
+//   - `dropRate` / `dropMsgIds`: messages whose pushes are never delivered at all (no request is
+//     made for them or their duplicates; a separate PRNG stream, so other choices do not move);
+//   - a delivery given up after `retries` re-sends (3 by default, as 1688 does), or abandoned by
+//     an abort, or never started because of one;
+//   every message with no acknowledged delivery goes into the fake's message store (at once when
+//   dropped or given up, the rest when the run ends), so that only a pull can recover it.
+//   Orders: before sending, each order is registered in the fake's order store with its final
+//   status (1688's state is ahead of its pushes), modifyTime = its last status change
+//   (`registerOrders`, default true). After the run, `silentChangeRate` / `silentChanges` change
+//   statuses at 1688 with no push and no stored message (a refund, a seller closing the order):
+//   waitbuyerpay / waitsellersend -> cancel, waitbuyerreceive / confirm_goods / success ->
+//   terminated, modifyTime = now. changeOrderStatuses() does the same on its own.
 
 import { createHmac, randomInt } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
@@ -189,6 +203,32 @@ function normalize(options, { needTarget }) {
   o.onProgress = options.onProgress;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') fail('onProgress must be a function');
   o.signal = options.signal;
+
+  o.dropRate = num('dropRate', options.dropRate ?? 0, { min: 0, max: 1 });
+  if (options.dropMsgIds !== undefined && options.dropMsgIds !== null && !Array.isArray(options.dropMsgIds)) fail('dropMsgIds must be an array of msgIds');
+  o.dropMsgIds = new Set((options.dropMsgIds ?? []).map((id, i) => digits(`dropMsgIds[${i}]`, id)));
+  o.silentChangeRate = num('silentChangeRate', options.silentChangeRate ?? 0, { min: 0, max: 1 });
+  if (options.silentChanges !== undefined && options.silentChanges !== null && !Array.isArray(options.silentChanges)) fail('silentChanges must be an array of {orderId, status}');
+  const known = new Set(o.ids);
+  o.silentChanges = (options.silentChanges ?? []).map((c, i) => {
+    const orderId = digits(`silentChanges[${i}].orderId`, c?.orderId);
+    if (!known.has(orderId)) fail(`silentChanges[${i}].orderId ${orderId} is not one of the run's orders`);
+    if (typeof c.status !== 'string' || c.status === '') fail(`silentChanges[${i}].status must be a non-empty string`);
+    return { orderId, status: c.status };
+  });
+  o.openApi = options.openApi ?? undefined;
+  if (typeof o.openApi === 'string') {
+    let u;
+    try {
+      u = new URL(o.openApi);
+    } catch {
+      fail(`openApi is not a URL: ${o.openApi}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`openApi must be http:// or https://, got ${o.openApi}`);
+  } else if (o.openApi !== undefined && (typeof o.openApi !== 'object' || typeof o.openApi.addMessages !== 'function')) {
+    fail('openApi must be a fake-1688-open-api instance or its base URL');
+  }
+  o.registerOrders = options.registerOrders ?? true;
   return o;
 }
 
@@ -244,6 +284,15 @@ function buildPlan(o) {
     return { msgId, orderId: e.orderId, step: e.step, status: e.status, type, eventTime, msgSendTime, gmtBorn, message, body: formBody(o.appSecret, message) };
   });
 
+  // 2b. Dropped pushes: never delivered, kept by 1688 for pulling. Own PRNG stream, so that the
+  // rest of the plan is the same with or without drops.
+  const dropRng = mulberry32((o.seed ^ 0x5bd1e995) >>> 0);
+  let droppedMessages = 0;
+  for (const m of messages) {
+    m.dropped = o.dropMsgIds.has(String(m.msgId)) || (o.dropRate > 0 && dropRng() < o.dropRate);
+    if (m.dropped) droppedMessages++;
+  }
+
   // 3. Reordering: per order, a later message swaps places with the one before it.
   const sequence = messages.slice();
   const positions = new Map(); // orderId -> positions of its messages, ascending
@@ -298,6 +347,19 @@ function buildPlan(o) {
       lastStatusByOrder[m.orderId] = m.status;
     }
   }
+  // 6. Status changes at 1688 that are never pushed (applied after the run).
+  const silentRng = mulberry32((o.seed ^ 0x27d4eb2f) >>> 0);
+  const explicit = new Map(o.silentChanges.map((c) => [c.orderId, c.status]));
+  const silentChanges = [];
+  const finalStatusAt1688 = { ...lastStatusByOrder };
+  for (const orderId of o.ids) {
+    const from = lastStatusByOrder[orderId];
+    let status = explicit.get(orderId);
+    if (status === undefined && o.silentChangeRate > 0 && silentRng() < o.silentChangeRate) status = SILENT_NEXT[from];
+    if (status === undefined) continue;
+    silentChanges.push({ orderId, from, status });
+    finalStatusAt1688[orderId] = status;
+  }
   return {
     seed: o.seed,
     startTime,
@@ -306,10 +368,129 @@ function buildPlan(o) {
     messages: messages.length,
     duplicates,
     reordered,
+    dropped: droppedMessages,
     byStatus,
     lastStatusByOrder,
+    silentChanges,
+    finalStatusAt1688,
     deliveries,
   };
+}
+
+/** The status a silent change (refund, seller's close) gives an order, by its status before. */
+const SILENT_NEXT = Object.freeze({
+  waitbuyerpay: 'cancel',
+  waitsellersend: 'cancel',
+  waitbuyerreceive: 'terminated',
+  confirm_goods: 'terminated',
+  success: 'terminated',
+});
+
+// ---------------------------------------------------------------------------------------------
+// Handing what was not delivered to the fake 1688 Open API
+
+/** POSTs JSON to an admin route of a fake-1688-open-api at `base` (its base URL or its /openapi URL). */
+function adminPost(base, path, body) {
+  const url = new URL(`${base.replace(/\/+$/, '').replace(/\/openapi$/, '')}${path}`);
+  const lib = url.protocol === 'https:' ? https : http;
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = lib.request(
+      url,
+      { method: 'POST', agent: false, headers: { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+      (res) => {
+        let raw = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (raw += c));
+        res.on('end', () => {
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            try {
+              resolve(JSON.parse(raw));
+            } catch {
+              resolve(raw);
+            }
+          } else reject(new Error(`fake-1688-open-api ${path}: HTTP ${res.statusCode} ${raw.slice(0, 200)}`));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(30_000, () => req.destroy(new Error(`fake-1688-open-api ${path}: no answer within 30 s`)));
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+/**
+ * One interface over an in-process fake and a fake behind a URL. Messages are batched to the URL
+ * (every 20 ms or 500 messages); flush() waits for all of them. Errors are collected, not thrown.
+ */
+function storeClient(target) {
+  const errors = [];
+  const note = (error) => {
+    if (errors.length < 20) errors.push(String(error?.message ?? error));
+  };
+  if (typeof target !== 'string') {
+    return {
+      errors,
+      addMessages(texts) {
+        try {
+          target.addMessages(texts);
+        } catch (error) {
+          note(error);
+        }
+      },
+      addOrders: async (orders) => target.addOrders(orders),
+      changeStatuses: async (changes) =>
+        changes.map((c) => {
+          const { order } = target.setOrderStatus(c.orderId, c.status, { modifyTime: c.modifyTime, emitMessage: c.emitMessage, type: c.type, refundStatus: c.refundStatus });
+          return { orderId: order.id, status: order.status, modifyTime: order.modifyTime };
+        }),
+      flush: async () => {},
+    };
+  }
+  let queue = [];
+  let timer;
+  let chain = Promise.resolve();
+  const flushNow = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      chain = chain.then(() => adminPost(target, '/_admin/messages', { messages: batch })).catch(note);
+    }
+    return chain;
+  };
+  return {
+    errors,
+    addMessages(texts) {
+      queue.push(...texts);
+      if (queue.length >= 500) flushNow();
+      else timer ??= setTimeout(flushNow, 20);
+    },
+    addOrders: (orders) => adminPost(target, '/_admin/orders', { orders }),
+    changeStatuses: async (changes) => {
+      const body = changes.map((c) => ({ id: c.orderId, status: c.status, modifyTime: c.modifyTime, emitMessage: c.emitMessage, type: c.type, refundStatus: c.refundStatus }));
+      const { changed } = await adminPost(target, '/_admin/orders/status', { changes: body });
+      return changed.map((c) => ({ orderId: c.id, status: c.status, modifyTime: c.modifyTime }));
+    },
+    flush: () => flushNow(),
+  };
+}
+
+/**
+ * Changes order statuses at 1688 (the fake's order store) without any push: refunds, a seller
+ * closing an order, manual changes. `openApi`: a fake-1688-open-api instance or its base URL.
+ * modifyTime defaults to now; emitMessage puts the matching push message into the fake's message
+ * store (as 1688 would keep one it could not deliver).
+ */
+export async function changeOrderStatuses(openApi, changes) {
+  if (!Array.isArray(changes)) fail('changes must be an array of {orderId, status}');
+  if (typeof openApi !== 'string' && (openApi === null || typeof openApi !== 'object' || typeof openApi.setOrderStatus !== 'function')) {
+    fail('openApi must be a fake-1688-open-api instance or its base URL');
+  }
+  const list = changes.map((c, i) => ({ ...c, orderId: digits(`changes[${i}].orderId`, c?.orderId) }));
+  return storeClient(openApi).changeStatuses(list);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,7 +511,7 @@ export async function runSimulator(options) {
   const deliveries = plan.deliveries;
   const total = deliveries.length;
   const interval = Number.isFinite(o.rate) && o.rate > 0 ? 1000 / o.rate : 0;
-  const stats = { sent: 0, acknowledged: 0, failed: 0, retried: 0, requests: 0, duplicatesSent: 0, maxScheduleLagMs: 0 };
+  const stats = { sent: 0, acknowledged: 0, failed: 0, retried: 0, requests: 0, duplicatesSent: 0, dropped: 0, maxScheduleLagMs: 0 };
   const responses = {};
   const latencies = [];
   const failures = [];
@@ -338,6 +519,31 @@ export async function runSimulator(options) {
   const ackedMsgIds = new Set();
   const bySentStatus = {};
   const pendingRetries = new Map(); // timer -> delivery state waiting to be re-sent
+  const store = o.openApi !== undefined ? storeClient(o.openApi) : undefined;
+  const handed = new Set(); // msgIds handed to the fake's message store
+  const handedByReason = { dropped: 0, failed: 0, notSent: 0 };
+  const handOver = (d, reason) => {
+    if (ackedMsgIds.has(d.msgId) || handed.has(d.msgId)) return;
+    handed.add(d.msgId);
+    handedByReason[reason]++;
+    store?.addMessages([d.message]);
+  };
+  let ordersRegistered = 0;
+  if (store && o.registerOrders) {
+    const times = new Map(); // orderId -> { createTime, modifyTime }
+    for (const d of deliveries) {
+      if (d.duplicate) continue;
+      const t = times.get(d.orderId);
+      if (!t) times.set(d.orderId, { createTime: d.eventTime, modifyTime: d.eventTime });
+      else {
+        t.createTime = Math.min(t.createTime, d.eventTime);
+        t.modifyTime = Math.max(t.modifyTime, d.eventTime);
+      }
+    }
+    const orders = plan.orders.map((id) => ({ id, status: plan.lastStatusByOrder[id], ...times.get(id) }));
+    await store.addOrders(orders);
+    ordersRegistered = orders.length;
+  }
   const retryQueue = [];
   let retryHead = 0;
   let active = 0;
@@ -428,6 +634,7 @@ export async function runSimulator(options) {
   function giveUp(state) {
     stats.failed++;
     if (failures.length < 20) failures.push({ msgId: state.d.msgId, orderId: state.d.orderId, status: state.d.status, attempts: state.attempts, lastError: state.lastError ?? 'aborted' });
+    handOver(state.d, 'failed');
     complete();
   }
 
@@ -475,6 +682,11 @@ export async function runSimulator(options) {
       }
       if (now - due > stats.maxScheduleLagMs) stats.maxScheduleLagMs = now - due;
       const d = deliveries[next++];
+      if (d.dropped) {
+        stats.dropped++;
+        handOver(d, 'dropped');
+        continue;
+      }
       stats.sent++;
       if (d.duplicate) stats.duplicatesSent++;
       bySentStatus[d.status] = (bySentStatus[d.status] ?? 0) + (d.duplicate ? 0 : 1);
@@ -534,6 +746,18 @@ export async function runSimulator(options) {
   o.signal?.removeEventListener?.('abort', onAbort);
   agent.destroy();
 
+  // What never got a 2xx and was not handed over yet (never started: an abort) goes to 1688's
+  // store too; then the changes at 1688 that are never pushed.
+  for (const d of deliveries) if (!d.duplicate) handOver(d, 'notSent');
+  let silentChanges = [];
+  if (store && plan.silentChanges.length > 0) {
+    const lastEvent = deliveries.reduce((max, d) => Math.max(max, d.eventTime), 0);
+    const modifyTime = Math.max(Date.now(), lastEvent + 1000);
+    const applied = await store.changeStatuses(plan.silentChanges.map((c) => ({ orderId: c.orderId, status: c.status, modifyTime })));
+    silentChanges = plan.silentChanges.map((c, i) => ({ ...c, modifyTime: applied[i].modifyTime }));
+  }
+  await store?.flush();
+
   const elapsedMs = performance.now() - t0;
   latencies.sort((a, b) => a - b);
   const lastStatusByOrder = {};
@@ -556,7 +780,16 @@ export async function runSimulator(options) {
     requests: stats.requests,
     duplicatesSent: stats.duplicatesSent,
     reordered: plan.reordered,
-    notSent: total - stats.sent,
+    notSent: total - stats.sent - stats.dropped,
+    dropped: stats.dropped,
+    droppedMessages: plan.dropped,
+    unacknowledgedMessages: plan.messages - ackedMsgIds.size,
+    handedToStore: handed.size,
+    handedToStoreByReason: handedByReason,
+    storeErrors: store?.errors ?? [],
+    ordersRegistered,
+    silentChanges,
+    finalStatusAt1688: store ? plan.finalStatusAt1688 : plan.lastStatusByOrder,
     aborted,
     byStatus: bySentStatus,
     lastStatusByOrder,
@@ -595,6 +828,11 @@ const USAGE = `usage: node tools/simulator-1688.mjs --target URL --secret S (--c
   --seed N               PRNG seed (uint32; random by default, printed in the report)
   --start-time T         simulated clock start (ms or ISO; default: the timeline ends just before now)
   --msg-id-base N        msgIds are N+1, N+2, ... (default: unix seconds x 1e6)
+  --open-api URL         a fake-1688-open-api (base URL): orders registered there, every message with
+                         no acknowledged delivery handed to its message store (for pulling)
+  --drop-rate P          share of messages never pushed at all (default 0)
+  --drop-msg-ids A,B     these msgIds are never pushed
+  --silent-change-rate P share of orders whose status changes at 1688 after the run, with no push
   --json                 final report as JSON on stdout      --quiet  no progress lines
   --plan                 print the planned deliveries as JSON lines and send nothing
 Progress goes to stderr, at most one line per second. Exit 0 when every delivery was acknowledged,
@@ -619,6 +857,10 @@ const FLAGS = {
   seed: 'seed',
   'start-time': 'startTime',
   'msg-id-base': 'msgIdBase',
+  'open-api': 'openApi',
+  'drop-rate': 'dropRate',
+  'drop-msg-ids': 'dropMsgIds',
+  'silent-change-rate': 'silentChangeRate',
 };
 const SWITCHES = new Set(['json', 'quiet', 'plan', 'help']);
 
@@ -648,10 +890,11 @@ export function parseCliArgs(argv, env = process.env) {
     target: raw.target ?? 'http://127.0.0.1:3000',
     appSecret: raw.appSecret ?? env.ALIBABA_APP_SECRET,
   };
-  for (const name of ['path', 'idBase', 'startTime']) {
+  for (const name of ['path', 'idBase', 'startTime', 'openApi']) {
     if (raw[name] !== undefined) options[name] = raw[name];
   }
-  for (const name of ['count', 'rate', 'concurrency', 'duplicateRate', 'reorderRate', 'cancelRate', 'retries', 'retryBaseMs', 'timeoutMs', 'seed', 'msgIdBase']) {
+  if (raw.dropMsgIds !== undefined) options.dropMsgIds = raw.dropMsgIds.split(/[\s,]+/).filter(Boolean);
+  for (const name of ['count', 'rate', 'concurrency', 'duplicateRate', 'reorderRate', 'cancelRate', 'retries', 'retryBaseMs', 'timeoutMs', 'seed', 'msgIdBase', 'dropRate', 'silentChangeRate']) {
     if (raw[name] === undefined) continue;
     const n = raw[name].trim() === '' ? NaN : Number(raw[name]);
     options[name] = Number.isNaN(n) ? raw[name] : n; // a bad value is reported as typed
@@ -683,6 +926,13 @@ function summary(report) {
     `  last status by order: ${counts(last)}`,
     `  replay with: --seed ${report.seed} --start-time ${report.startTime} --msg-id-base ${report.msgIdBase}`,
   ];
+  if (report.dropped > 0 || report.handedToStore > 0 || report.ordersRegistered > 0) {
+    lines.push(
+      `  1688 keeps for pulling: ${report.handedToStore} messages (${counts(report.handedToStoreByReason)}; ${report.droppedMessages} dropped), ` +
+        `${report.ordersRegistered} orders registered, ${report.silentChanges.length} silent status changes`,
+    );
+  }
+  for (const e of report.storeErrors) lines.push(`  store error: ${e}`);
   for (const f of report.failures) lines.push(`  failed: msgId ${f.msgId} order ${f.orderId} ${f.status} after ${f.attempts} attempts: ${f.lastError}`);
   return `${lines.join('\n')}\n`;
 }
