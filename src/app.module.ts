@@ -1,10 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/app-config.js';
-import { ConfigModule } from './config/config.module.js';
-import { dataSourceOptions } from './database/data-source-options.js';
-import { PoolErrorGuard } from './database/pool-error-guard.js';
+import { AppConfigModule } from './config/app-config.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
+import { dataSourceOptions } from './database/data-source-options.js';
+import { PgPoolErrorListener } from './database/pg-pool.js';
 import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -23,21 +23,23 @@ export class AppModule {
     const serveApi = config.role !== 'worker';
     const serveOps = serveApi || config.workerHttpPort > 0;
     const runWorkers = config.role !== 'api';
+    const roles = { serveHttp: serveApi, runWorkers };
+    const orders = OrdersModule.forRoot(config, roles);
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        AppConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(config)),
-        QueuesModule,
+        QueuesModule.forRoot(config),
         MetricsModule.forRoot({ serveHttp: serveOps }),
-        OrdersModule.forRoot({ runWorkers, serveHttp: serveApi }),
-        DispatchModule.forRoot(config, { serveHttp: serveApi, runWorkers }),
+        orders,
+        DispatchModule.forRoot(config, roles, orders),
         ...(serveApi ? [WebhooksModule] : []),
         OperationsModule.forRoot({ serveHttp: serveApi }),
         ...(serveOps ? [HealthModule] : []),
-        ...(serveApi ? [DashboardModule.forRoot()] : []),
+        ...(serveApi ? [DashboardModule.forRoot(config)] : []),
       ],
-      providers: [PoolErrorGuard],
+      providers: [PgPoolErrorListener],
     };
   }
 }

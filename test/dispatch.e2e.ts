@@ -1,11 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { DispatchClaimsService } from '../src/orders/dispatch-claims.service.js';
-import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE } from '../src/queues/order-dispatch.queue.js';
+import { Worker } from 'bullmq';
+import { LeaseRecoveryService } from '../src/dispatch/lease-recovery.service.js';
+import { WorkerRegistry } from '../src/queues/worker-registry.js';
+import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE, dispatchJobId } from '../src/queues/order-dispatch.queue.js';
 import { startFakeSupplierApi, type FakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
-import { eventually, freePort, startTestService, type TestService } from './support/service.js';
+import { ADMIN_KEY, eventually, freePort, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
 
 let t: TestService;
 let supplier: FakeSupplierApi;
@@ -19,6 +21,7 @@ beforeAll(async () => {
     EXTERNAL_API_RATE_LIMIT: '200',
     DISPATCH_MAX_ATTEMPTS: '3',
     DISPATCH_LOCK_MS: '2000',
+    DISPATCH_RETRY_AFTER_MAX_MS: '1500',
   });
 });
 afterAll(async () => {
@@ -28,6 +31,11 @@ afterAll(async () => {
 afterEach(() => {
   supplier.configure({ error5xx: 0, error429: 0, timeout: 0, rateLimit: 0, latencyMs: 5 });
 });
+
+/** The Idempotency-Key the supplier sees for an order id (the contract's encoding). */
+function encodeKey(id: string): string {
+  return [...Buffer.from(id, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+}
 
 async function order(id: string) {
   return (await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}`)).body;
@@ -88,7 +96,7 @@ describe('dispatch', () => {
       const page = await api(t.baseUrl, 'GET', '/queues/order-dispatch/dead-letters');
       return page.body.items.length > 0 ? page.body : undefined;
     });
-    expect(letters.items).toEqual([expect.objectContaining({ jobId: 'D-4', attemptsMade: 1, failedReason: expect.stringContaining('422') })]);
+    expect(letters.items).toEqual([expect.objectContaining({ jobId: 'order-D-4', attemptsMade: 1, failedReason: expect.stringContaining('422') })]);
   });
 
   it('dead-letters an order after DISPATCH_MAX_ATTEMPTS, then a retry sends it again with the same key, once', async () => {
@@ -98,15 +106,15 @@ describe('dispatch', () => {
     expect(failed).toMatchObject({ attempts: 3, lastError: expect.stringMatching(/gave up after 3 attempts.*500/) });
     expect(supplier.keyStats('D-5')).toMatchObject({ calls: 3, sideEffects: 0 });
 
-    const retried = await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/D-5/retry');
-    expect(retried).toMatchObject({ status: 200, body: { retried: 'D-5' } });
+    const retried = await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/order-D-5/retry', {}, ADMIN_KEY);
+    expect(retried).toMatchObject({ status: 200, body: { retried: 'order-D-5' } });
     // Retrying again at once finds nothing to retry: it cannot run twice.
-    expect((await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/D-5/retry')).status).toBe(404);
+    expect((await api(t.baseUrl, 'POST', '/queues/order-dispatch/dead-letters/order-D-5/retry', {}, ADMIN_KEY)).status).toBe(404);
     const done = await settled('D-5');
     expect(done.attempts).toBe(1);
     expect(supplier.keyStats('D-5')).toMatchObject({ calls: 4, sideEffects: 1 });
     const page = await api(t.baseUrl, 'GET', '/queues/order-dispatch/dead-letters');
-    expect(page.body.items.map((item: { jobId: string }) => item.jobId)).not.toContain('D-5');
+    expect(page.body.items.map((item: { jobId: string }) => item.jobId)).not.toContain('order-D-5');
   });
 
   it('honours Retry-After: a 429 pauses the whole queue, and no attempt is used up', async () => {
@@ -149,11 +157,12 @@ describe('dispatch', () => {
 
   it('claims PENDING orders on POST /dispatch/run and answers how many', async () => {
     await t.db.query(`INSERT INTO orders (id, status, payload) SELECT 'run-' || g, 'PENDING', '{}' FROM generate_series(1, 30) g`);
-    const run = await api(t.baseUrl, 'POST', '/dispatch/run');
+    const run = await api(t.baseUrl, 'POST', '/dispatch/run', undefined, ADMIN_KEY);
     expect(run).toMatchObject({ status: 200, body: { claimed: 30 } });
-    expect((await api(t.baseUrl, 'POST', '/dispatch/run')).body).toEqual({ claimed: 0 });
+    expect((await api(t.baseUrl, 'POST', '/dispatch/run', undefined, ADMIN_KEY)).body).toEqual({ claimed: 0 });
     await settled('run-30');
     expect((await api(t.baseUrl, 'POST', '/dispatch/run', undefined, null)).status).toBe(401);
+    expect((await api(t.baseUrl, 'POST', '/dispatch/run')).status).toBe(403);
   });
 
   it('never goes over the rate limit, across the queue', async () => {
@@ -176,17 +185,17 @@ describe('dispatch', () => {
 
   it('recovers an order whose lease expired and whose job is gone, and leaves one whose job is alive', async () => {
     const queue = t.service.app.get<Queue>(getQueueToken(ORDER_DISPATCH_QUEUE), { strict: false });
-    const claims = t.service.app.get(DispatchClaimsService, { strict: false });
+    const recovery = t.service.app.get(LeaseRecoveryService, { strict: false });
     await queue.pause();
     try {
       // R-1: claimed, then its job was lost (Redis lost it, or the claimer died before queueing).
       // R-2: claimed, its job still waiting in the queue.
       await t.db.query(`INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-1', 'PROCESSING', '{}', now() - interval '1 minute'), ('R-2', 'PROCESSING', '{}', now() - interval '1 minute')`);
-      await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-2', payload: {} }, { jobId: 'R-2', attempts: 3 });
-      expect(await claims.recoverExpired()).toEqual({ extended: 1, requeued: 1 });
+      await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-2', payloadJson: '{}' }, { jobId: dispatchJobId('R-2'), attempts: 3 });
+      expect(await recovery.recoverExpired()).toEqual({ extended: 1, reported: 0, requeued: 1 });
       // Both now hold a fresh lease: recovery at once again finds nothing.
-      expect(await claims.recoverExpired()).toEqual({ extended: 0, requeued: 0 });
-      expect(await queue.getJobState('R-1')).toBe('waiting');
+      expect(await recovery.recoverExpired()).toEqual({ extended: 0, reported: 0, requeued: 0 });
+      expect(await queue.getJobState(dispatchJobId('R-1'))).toBe('waiting');
     } finally {
       await queue.resume();
     }
@@ -194,6 +203,76 @@ describe('dispatch', () => {
     await settled('R-2');
     expect(supplier.keyStats('R-1')).toMatchObject({ calls: 1, sideEffects: 1 });
     expect(supplier.keyStats('R-2')).toMatchObject({ calls: 1, sideEffects: 1 });
+  });
+
+  it('never sends again an order whose job finished while its result was not applied: the result is reported again', async () => {
+    const queue = t.service.app.get<Queue>(getQueueToken(ORDER_DISPATCH_QUEUE), { strict: false });
+    const recovery = t.service.app.get(LeaseRecoveryService, { strict: false });
+    // The service's worker stands aside; one of our own takes the job by hand and finishes it.
+    const serviceWorker = t.service.app.get(WorkerRegistry).workerOf(ORDER_DISPATCH_QUEUE) as Worker;
+    await serviceWorker.pause();
+    const hand = new Worker(ORDER_DISPATCH_QUEUE, null, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix, autorun: false });
+    try {
+      await t.db.query(`INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-3', 'PROCESSING', '{}', now() - interval '1 minute')`);
+      await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-3', payloadJson: '{}' }, { jobId: dispatchJobId('R-3'), attempts: 3 });
+      const job = await hand.getNextJob('hand-token');
+      expect(job?.id).toBe(dispatchJobId('R-3'));
+      // Its call was answered and its result lost: what lease recovery must not answer with a second call.
+      const result = { orderId: 'R-3', outcome: 'completed', attempt: 1, supplierOrderId: '167539019439999999', error: null, at: new Date().toISOString() };
+      await job?.moveToCompleted({ outcome: 'completed', result }, 'hand-token', false);
+      expect(await recovery.recoverExpired()).toEqual({ extended: 0, reported: 1, requeued: 0 });
+    } finally {
+      await hand.close();
+      serviceWorker.resume();
+    }
+    const done = await settled('R-3');
+    expect(done.supplierOrderId).toBe('167539019439999999');
+    expect(supplier.keyStats('R-3').calls).toBe(0);
+  });
+
+  it('sends every id the API accepts, integer-looking, long, non-ASCII or with "%", once each under its own key', async () => {
+    supplier.reset();
+    const long = '订'.repeat(128);
+    const ids = ['1001', '0042', '-5', '1e3', '9007199254740993', ' x ', '%20x%20', 'a:b', 'x'.repeat(128), long, '😀'.repeat(128), 'a/b?c#d', "it's"];
+    const created = await api(t.baseUrl, 'POST', '/orders/batch', { orders: ids.map((id) => ({ id, payload: { n: 1 } })) });
+    expect(created).toMatchObject({ status: 200, body: { created: ids.length } });
+    for (const id of ids) {
+      const done = await settled(id);
+      expect(done.id).toBe(id);
+      expect(supplier.keyStats(encodeKey(id))).toMatchObject({ calls: 1, sideEffects: 1 });
+      expect((await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}/events`)).status).toBe(200);
+    }
+    expect(supplier.stats()).toMatchObject({ sideEffects: ids.length, duplicateSideEffects: 0 });
+  });
+
+  it('gives claimed orders back to PENDING when their jobs cannot be queued, and sends them later', async () => {
+    const queue = t.service.app.get<Queue>(getQueueToken(ORDER_DISPATCH_QUEUE), { strict: false });
+    const addBulk = queue.addBulk.bind(queue);
+    let refused = 0;
+    queue.addBulk = async (...args) => {
+      if (refused++ === 0) throw new Error('Connection is closed.');
+      return addBulk(...args);
+    };
+    try {
+      await api(t.baseUrl, 'POST', '/orders', { id: 'Q-1', payload: {} });
+      const back = await eventually(async () => ((await order('Q-1')).status === 'PENDING' && refused > 0 ? order('Q-1') : undefined));
+      expect(back.status).toBe('PENDING');
+      expect((await events('Q-1')).map((e) => e.toStatus)).toEqual(['PENDING', 'PROCESSING', 'PENDING']);
+      expect((await api(t.baseUrl, 'POST', '/dispatch/run', undefined, ADMIN_KEY)).body).toEqual({ claimed: 1 });
+    } finally {
+      queue.addBulk = addBulk;
+    }
+    await settled('Q-1');
+    expect(supplier.keyStats('Q-1')).toMatchObject({ calls: 1, sideEffects: 1 });
+  });
+
+  it('holds a huge Retry-After on a 5xx to DISPATCH_RETRY_AFTER_MAX_MS', async () => {
+    supplier.script('D-9', ['503:864000', '201']);
+    const started = Date.now();
+    await api(t.baseUrl, 'POST', '/orders', { id: 'D-9', payload: {} });
+    const done = await settled('D-9', 'COMPLETED', 10_000);
+    expect(done.attempts).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
   });
 
   it('keeps every order when Postgres drops every connection of the service mid-run', async () => {

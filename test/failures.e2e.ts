@@ -1,17 +1,19 @@
 import { Queue } from 'bullmq';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPLY_MESSAGE_JOB, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../src/queues/order-events.queue.js';
+import { deadLetterQueueOf } from '../src/queues/queue-catalog.js';
+import { APPLY_MESSAGES_JOB, ORDER_EVENTS_QUEUE, type ApplyMessagesJob, type InboundMessage } from '../src/queues/order-events.queue.js';
 import { orderMessage, push1688 } from './support/http.js';
-import { eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
+import { ADMIN_DATABASE_URL, eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
 
 let t: TestService;
-let events: Queue<ApplyMessageJob>;
+let events: Queue<ApplyMessagesJob>;
 let deadLetters: Queue;
 
 beforeAll(async () => {
   t = await startTestService('failures');
   events = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix });
-  deadLetters = new Queue(ORDER_EVENTS_DLQ, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix });
+  deadLetters = new Queue(deadLetterQueueOf(ORDER_EVENTS_QUEUE), { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix });
 });
 afterAll(async () => {
   await events?.close();
@@ -19,7 +21,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const job = (messageId: string, occurredAt: string, supplierOrderId: string): ApplyMessageJob => ({
+const message = (messageId: string, occurredAt: string, supplierOrderId: string): InboundMessage => ({
   source: '1688',
   messageId,
   topic: 'ORDER_BUYER_VIEW_ORDER_PAY',
@@ -29,32 +31,42 @@ const job = (messageId: string, occurredAt: string, supplierOrderId: string): Ap
   ignoredReason: null,
 });
 
+async function inboxRow(messageId: string) {
+  const { rows } = await t.db.query(`SELECT outcome, reason FROM inbox_messages WHERE message_id = $1`, [messageId]);
+  return rows[0] as { outcome: string; reason: string | null } | undefined;
+}
+
 describe('order-events failures', () => {
-  it('dead-letters a message that can never be applied, with its reason, while the rest of its batch lands', async () => {
-    const bad = job('bad-1', 'not a date', '900001');
-    const good = job('good-1', new Date().toISOString(), '900002');
-    await events.addBulk([bad, good].map((data) => ({ name: APPLY_MESSAGE_JOB, data, opts: { jobId: orderEventJobId('1688', data.messageId), attempts: 3 } })));
+  it('records a message whose content cannot be applied as ignored, with its reason, in its order history; the rest lands; nothing is dead-lettered', async () => {
+    // An order for the bad message's supplier order exists, so its history can show why.
+    await push1688(t.baseUrl, orderMessage({ msgId: 4100, orderId: '900001', status: 'waitbuyerpay' }));
+    await eventually(async () => ((await inboxRow('4100')) ? true : undefined));
+    const job = await events.add(APPLY_MESSAGES_JOB, { messages: [message('bad-1', 'not a date', '900001'), message('good-1', new Date().toISOString(), '900002')] }, { jobId: 'batch-content', attempts: 3 });
 
-    const dead = await eventually(async () => (await deadLetters.getJob(orderEventJobId('1688', 'bad-1'))) ?? undefined, 15_000, 'dead letter');
-    expect(dead.data).toMatchObject({ queue: ORDER_EVENTS_QUEUE, data: { messageId: 'bad-1' }, failedReason: expect.stringMatching(/cannot apply message/) });
-    // A data error is final: it is not retried.
-    expect(dead.data.attemptsMade).toBe(1);
-    const failed = await events.getJob(orderEventJobId('1688', 'bad-1'));
-    expect(await failed?.getState()).toBe('failed');
-
-    await eventually(async () => {
-      const { rows } = await t.db.query(`SELECT 1 FROM orders WHERE supplier_order_id = '900002'`);
-      return rows.length === 1 ? true : undefined;
-    });
+    const bad = await eventually(() => inboxRow('bad-1'), 15_000, 'bad message recorded');
+    expect(bad).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/cannot be applied: its time "not a date" is not a date/) });
+    await eventually(async () => ((await t.db.query(`SELECT 1 FROM orders WHERE supplier_order_id = '900002'`)).rows.length === 1 ? true : undefined));
+    const history = await t.db.query(`SELECT outcome, reason FROM order_history h JOIN orders o ON o.id = h.order_id WHERE o.supplier_order_id = '900001' AND h.message_id = 'bad-1'`);
+    expect(history.rows).toEqual([{ outcome: 'ignored', reason: expect.stringMatching(/not a date/) }]);
+    expect(await (await events.getJob(job.id as string))?.getState()).toBe('completed');
+    expect(await deadLetters.getJobCounts()).toMatchObject({ waiting: 0 });
   });
 
-  it('retries a message whose database connection died, with backoff, and applies it once', async () => {
+  it('isolates a message that Postgres refuses (NUL in an id): recorded as ignored, its neighbours applied', async () => {
+    const refused = message('nul-1', new Date().toISOString(), '9000\u000003');
+    const job = await events.add(APPLY_MESSAGES_JOB, { messages: [message('n-good-1', new Date().toISOString(), '900004'), refused, message('n-good-2', new Date().toISOString(), '900005')] }, { jobId: 'batch-nul' });
+    const row = await eventually(() => inboxRow('nul-1'), 15_000, 'refused message recorded');
+    expect(row).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/cannot be applied/) });
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE supplier_order_id IN ('900004', '900005')`)).rows[0].n).toBe(2);
+    await eventually(async () => ((await (await events.getJob(job.id as string))?.getState()) === 'completed' ? true : undefined));
+  });
+
+  it('takes a job back without using an attempt when its database connection dies, and applies it once', async () => {
     const locker = await t.db.connect();
     try {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE inbox_messages IN ACCESS EXCLUSIVE MODE');
-      const message = orderMessage({ msgId: 424242, orderId: '900003', status: 'waitbuyerpay' });
-      expect((await push1688(t.baseUrl, message)).status).toBe(200);
+      expect((await push1688(t.baseUrl, orderMessage({ msgId: 424242, orderId: '900003', status: 'waitbuyerpay' }))).status).toBe(200);
       // The worker's transaction waits on the lock; kill its connection as a failing Postgres would.
       await eventually(async () => {
         const { rows } = await t.db.query(
@@ -68,13 +80,66 @@ describe('order-events failures', () => {
       locker.release();
     }
     const applied = await eventually(async () => {
-      const j = await events.getJob(orderEventJobId('1688', '424242'));
-      return (await j?.getState()) === 'completed' ? j : undefined;
+      const completed = await events.getJobs(['completed'], 0, -1);
+      return completed.find((j) => j.data.messages.some((m) => m.messageId === '424242'));
     }, 20_000, 'retried message');
-    expect(applied?.attemptsMade).toBeGreaterThanOrEqual(1);
-    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM order_events WHERE message_id = '424242'`);
+    // Started twice (or more), yet only the completing attempt counts: the outage used none.
+    expect(applied.attemptsStarted).toBeGreaterThanOrEqual(2);
+    expect(applied.attemptsMade).toBe(1);
+    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM order_history WHERE message_id = '424242'`);
     expect(rows[0].n).toBe(1);
-    expect(await deadLetters.getJob(orderEventJobId('1688', '424242'))).toBeUndefined();
+    expect(await deadLetters.getJobCounts()).toMatchObject({ waiting: 0 });
+  });
+});
+
+describe('a Postgres that refuses connections for longer than the attempts would last', () => {
+  let short: TestService;
+  beforeAll(async () => {
+    short = await startTestService('pgaway', { ROLE: 'all' });
+  });
+  afterAll(async () => {
+    await short?.stop();
+  });
+
+  it('pauses the workers, dead-letters nothing, and applies everything once Postgres is back', async () => {
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    const name = short.config.databaseUrl.split('/').pop() as string;
+    await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+    // The service's connections only (application_name ordersync), not this test's.
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ordersync'`, [name]);
+    const acked: number[] = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const answer = await push1688(short.baseUrl, orderMessage({ msgId: 8800 + i, orderId: `91000000000000${i % 10}`, status: 'waitsellersend' }));
+        if (answer.status === 200) acked.push(8800 + i);
+      }
+      expect(acked.length).toBe(30);
+      // Well past what 8 attempts with backoff would allow if each try used one (1+2+4+... s).
+      const queue = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: short.config.queuePrefix });
+      try {
+        await eventually(async () => {
+          const metrics = await (await fetch(`${short.baseUrl}/metrics`)).text();
+          const deferred = /ordersync_jobs_deferred_total\{queue="order-events",reason="infrastructure"\} (\d+)/.exec(metrics);
+          return deferred && Number(deferred[1]) >= 1 ? true : undefined;
+        }, 20_000, 'jobs deferred');
+        const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'failed']);
+        expect(jobs.every((job) => job.attemptsMade === 0)).toBe(true);
+        expect(await queue.getFailedCount()).toBe(0);
+      } finally {
+        await queue.close();
+      }
+    } finally {
+      await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    await eventually(async () => ((await short.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n === 30 ? true : undefined), 30_000, 'every acknowledged message applied');
+    const dlq = new Queue(deadLetterQueueOf(ORDER_EVENTS_QUEUE), { connection: { url: TEST_REDIS_URL }, prefix: short.config.queuePrefix });
+    try {
+      expect(await dlq.getWaitingCount()).toBe(0);
+    } finally {
+      await dlq.close();
+    }
   });
 });
 

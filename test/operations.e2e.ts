@@ -1,9 +1,11 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_QUEUES, WORK_QUEUES } from '../src/queues/queue-catalog.js';
-import { APPLY_MESSAGE_JOB, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../src/queues/order-events.queue.js';
+import { deadLetterQueueOf, queueSpecs } from '../src/queues/queue-catalog.js';
+import { APPLY_MESSAGES_JOB, ORDER_EVENTS_QUEUE, type ApplyMessagesJob } from '../src/queues/order-events.queue.js';
 import { api, orderMessage, push1688 } from './support/http.js';
-import { eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
+import { ADMIN_KEY, API_KEY, eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
+
+const ORDER_EVENTS_DLQ = deadLetterQueueOf(ORDER_EVENTS_QUEUE);
 
 let t: TestService;
 
@@ -15,17 +17,21 @@ afterAll(async () => {
 });
 
 function deadLetter(messageId: string, supplierOrderId: string) {
-  const data: ApplyMessageJob = {
-    source: '1688',
-    messageId,
-    topic: 'ORDER_BUYER_VIEW_ORDER_PAY',
-    receivedAt: new Date().toISOString(),
-    body: '{}',
-    changes: [{ orderId: null, supplierOrderId, status: 'waitsellersend', occurredAt: new Date().toISOString(), bornAt: 1 }],
-    ignoredReason: null,
+  const data: ApplyMessagesJob = {
+    messages: [
+      {
+        source: '1688',
+        messageId,
+        topic: 'ORDER_BUYER_VIEW_ORDER_PAY',
+        receivedAt: new Date().toISOString(),
+        body: '{}',
+        changes: [{ orderId: null, supplierOrderId, status: 'waitsellersend', occurredAt: new Date().toISOString(), bornAt: 1 }],
+        ignoredReason: null,
+      },
+    ],
   };
-  const jobId = orderEventJobId('1688', messageId);
-  return { jobId, letter: { queue: ORDER_EVENTS_QUEUE, jobId, name: APPLY_MESSAGE_JOB, data, attemptsMade: 8, failedReason: 'database was away', failedAt: new Date().toISOString() } };
+  const jobId = `batch-${messageId}`;
+  return { jobId, letter: { queue: ORDER_EVENTS_QUEUE, jobId, name: APPLY_MESSAGES_JOB, data, attemptsMade: 8, failedReason: 'a bug', failedAt: new Date().toISOString() } };
 }
 
 /** Parses Prometheus text into series → value, failing on any line that is not the format. */
@@ -41,11 +47,13 @@ function parsePrometheus(text: string): Map<string, number> {
 }
 
 describe('health', () => {
-  it('live answers without checking anything; ready checks Postgres, Redis and the backlog', async () => {
+  it('live answers without checking anything; ready checks what the role needs', async () => {
     expect(await api(t.baseUrl, 'GET', '/health/live', undefined, null)).toMatchObject({ status: 200, body: { status: 'ok' } });
     const ready = await api(t.baseUrl, 'GET', '/health/ready', undefined, null);
     expect(ready.status).toBe(200);
-    expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'up' }, backlog: { status: 'up' } });
+    expect(ready.body.details).toMatchObject({ lifecycle: { status: 'up', role: 'all' }, redis: { status: 'up' } });
+    // Fleet-wide state is not readiness.
+    expect(ready.body.details.backlog).toBeUndefined();
   });
 
   it('is not ready when Redis cannot be reached, and says so quickly', async () => {
@@ -55,24 +63,34 @@ describe('health', () => {
       const ready = await api(down.baseUrl, 'GET', '/health/ready', undefined, null);
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(ready.status).toBe(503);
-      expect(ready.body.details).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'down' }, backlog: { status: 'down' } });
+      expect(ready.body.details).toMatchObject({ redis: { status: 'down' } });
       expect((await api(down.baseUrl, 'GET', '/health/live', undefined, null)).status).toBe(200);
-      expect((await api(down.baseUrl, 'GET', '/queues', undefined, null)).status).toBe(503);
+      const queues = await api(down.baseUrl, 'GET', '/queues', undefined, null);
+      expect(queues.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect((await api(down.baseUrl, 'GET', '/health/backlog', undefined, null)).status).toBe(503);
     } finally {
       await down.stop();
     }
   });
 
-  it('is not ready while the backlog is over its threshold, and ready again once it drains', async () => {
+  it('stays ready over any backlog; /health/backlog is 503 over BACKLOG_MAX_WAITING and 200 once it drains', async () => {
     // An API-only instance: nothing applies the messages, so they wait in the queue.
-    const apiOnly = await startTestService('ops_backlog', { ROLE: 'api', BACKLOG_READY_THRESHOLD: '5' });
+    const apiOnly = await startTestService('ops_backlog', { ROLE: 'api', BACKLOG_MAX_WAITING: '5', PUBLISH_BATCH_WINDOW_MS: '0' });
     try {
       for (let i = 0; i < 8; i++) expect((await push1688(apiOnly.baseUrl, orderMessage({ msgId: 7000 + i, orderId: `88800000000000${i}`, status: 'waitbuyerpay' }))).status).toBe(200);
-      const queues = await api(apiOnly.baseUrl, 'GET', '/queues', undefined, null);
+      const queues = await eventually(async () => {
+        const answer = await api(apiOnly.baseUrl, 'GET', '/queues', undefined, null);
+        const events = answer.body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_QUEUE);
+        return events?.waiting === 8 ? answer : undefined;
+      });
       expect(queues.body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_QUEUE)).toMatchObject({ waiting: 8, active: 0, deadLettered: 0, oldestWaitingAgeMs: expect.any(Number) });
-      const ready = await api(apiOnly.baseUrl, 'GET', '/health/ready', undefined, null);
-      expect(ready.status).toBe(503);
-      expect(ready.body.details.backlog).toMatchObject({ status: 'down', over: [{ queue: ORDER_EVENTS_QUEUE, waiting: 8 }] });
+      expect((await api(apiOnly.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
+      const backlog = await eventually(async () => {
+        const answer = await api(apiOnly.baseUrl, 'GET', '/health/backlog', undefined, null);
+        return answer.status === 503 ? answer : undefined;
+      });
+      expect(backlog.body.details.backlog).toMatchObject({ status: 'down', maxWaiting: 5, over: [{ queue: ORDER_EVENTS_QUEUE, waiting: 8 }] });
       // ROLE=api ran no job: nothing was applied and no worker listens on any queue.
       const events = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: apiOnly.config.queuePrefix });
       try {
@@ -82,9 +100,23 @@ describe('health', () => {
         await events.close();
       }
       expect((await apiOnly.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n).toBe(0);
-      expect((await api(apiOnly.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
+      await eventually(async () => ((await api(apiOnly.baseUrl, 'GET', '/health/backlog', undefined, null)).status === 200 ? true : undefined));
     } finally {
       await apiOnly.stop();
+    }
+  });
+
+  it('a dead letter, however old, makes no process unready and no backlog', async () => {
+    const deadLetters = new Queue(ORDER_EVENTS_DLQ, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix });
+    try {
+      const { jobId, letter } = deadLetter('old-1', '777000000000099');
+      await deadLetters.add(APPLY_MESSAGES_JOB, letter, { jobId, timestamp: Date.now() - 7 * 24 * 3_600_000 });
+      await eventually(async () => ((await api(t.baseUrl, 'GET', '/queues', undefined, null)).body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_DLQ)?.waiting === 1 ? true : undefined));
+      expect((await api(t.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
+      expect((await api(t.baseUrl, 'GET', '/health/backlog', undefined, null)).status).toBe(200);
+    } finally {
+      await deadLetters.obliterate({ force: true });
+      await deadLetters.close();
     }
   });
 });
@@ -95,11 +127,15 @@ describe('GET /queues', () => {
     try {
       for (const n of [1, 2, 3]) {
         const { jobId, letter } = deadLetter(`q-${n}`, `77700000000000${n}`);
-        await deadLetters.add(APPLY_MESSAGE_JOB, letter, { jobId });
+        await deadLetters.add(APPLY_MESSAGES_JOB, letter, { jobId });
       }
-      const answer = await api(t.baseUrl, 'GET', '/queues', undefined, null);
+      const answer = await eventually(async () => {
+        const got = await api(t.baseUrl, 'GET', '/queues', undefined, null);
+        return got.body.queues?.find((q: { name: string }) => q.name === ORDER_EVENTS_DLQ)?.waiting === 3 ? got : undefined;
+      });
       expect(answer.status).toBe(200);
-      expect(answer.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([...WORK_QUEUES.map((q) => q.name), ...DEAD_LETTER_QUEUES].sort());
+      expect(answer.body).toMatchObject({ asOf: expect.any(String), snapshotAgeMs: expect.any(Number) });
+      expect(answer.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(queueSpecs({ orderEventsPartitions: 1 }).map((q) => q.name).sort());
       for (const queue of answer.body.queues) {
         expect(Object.keys(queue).sort()).toEqual(['active', 'deadLettered', 'delayed', 'failed', 'name', 'oldestWaitingAgeMs', 'waiting']);
       }
@@ -118,22 +154,26 @@ describe('dead-letter routes', () => {
     const deadLetters = new Queue(ORDER_EVENTS_DLQ, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix });
     try {
       const letters = ['dl-1', 'dl-2', 'dl-3', 'dl-4'].map((id, i) => deadLetter(id, `66600000000000${i}`));
-      for (const { jobId, letter } of letters) await deadLetters.add(APPLY_MESSAGE_JOB, letter, { jobId });
+      for (const { jobId, letter } of letters) await deadLetters.add(APPLY_MESSAGES_JOB, letter, { jobId });
 
       const list = await api(t.baseUrl, 'GET', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters`);
       expect(list.status).toBe(200);
       expect(list.body.total).toBe(4);
-      expect(list.body.items[0]).toMatchObject({ jobId: expect.stringMatching(/^1688-dl-/), failedReason: 'database was away', attemptsMade: 8 });
+      expect(list.body.items[0]).toMatchObject({ jobId: expect.stringMatching(/^batch-dl-/), failedReason: 'a bug', attemptsMade: 8 });
 
-      const retried = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/1688-dl-1/retry`);
-      expect(retried).toMatchObject({ status: 200, body: { retried: '1688-dl-1' } });
-      expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/1688-dl-1/retry`)).status).toBe(404);
+      // Acting on dead letters needs an admin key; a client key may only look.
+      expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/batch-dl-1/retry`, {}, API_KEY)).status).toBe(403);
+      const retried = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/batch-dl-1/retry`, {}, ADMIN_KEY);
+      expect(retried).toMatchObject({ status: 200, body: { retried: 'batch-dl-1' } });
+      expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/batch-dl-1/retry`, {}, ADMIN_KEY)).status).toBe(404);
       await eventually(async () => ((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id = 'dl-1'`)).rows.length === 1 ? true : undefined));
 
-      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/1688-dl-4`)).status).toBe(200);
-      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/1688-dl-4`)).status).toBe(404);
+      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, API_KEY)).status).toBe(403);
+      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(200);
+      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(404);
 
-      const all = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/retry-all`);
+      expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/retry-all`, {}, API_KEY)).status).toBe(403);
+      const all = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/retry-all`, {}, ADMIN_KEY);
       expect(all.body).toEqual({ retried: 2, failed: [] });
       await eventually(async () => ((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id IN ('dl-2', 'dl-3')`)).rows.length === 2 ? true : undefined));
       expect((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id = 'dl-4'`)).rows).toEqual([]);
@@ -186,8 +226,25 @@ describe('protected routes', () => {
     expect((await api(t.baseUrl, method, path, method === 'GET' || method === 'DELETE' ? undefined : {}, 'wrong-key')).status).toBe(401);
   });
 
-  it('serves the dashboard and the OpenAPI document', async () => {
-    expect((await api(t.baseUrl, 'GET', '/admin/queues')).status).toBe(200);
+  it.each([
+    ['POST', '/dispatch/run'],
+    ['POST', '/queues/order-events/dead-letters/x/retry'],
+    ['POST', '/queues/order-events/dead-letters/retry-all'],
+    ['DELETE', '/queues/order-events/dead-letters/x'],
+    ['GET', '/admin/queues'],
+    ['GET', '/admin/queues/api/queues'],
+    ['PUT', '/admin/queues/api/queues/order-events/empty'],
+  ])('%s %s answers 403 to a client key (API_KEYS): operators only', async (method, path) => {
+    expect((await api(t.baseUrl, method, path, method === 'GET' || method === 'DELETE' ? undefined : {}, API_KEY)).status).toBe(403);
+  });
+
+  it('serves the dashboard to an admin key, also as a basic-auth password', async () => {
+    expect((await api(t.baseUrl, 'GET', '/admin/queues', undefined, ADMIN_KEY)).status).toBe(200);
+    const basic = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_KEY}`).toString('base64')}` } });
+    expect(basic.status).toBe(200);
+  });
+
+  it('serves the OpenAPI document', async () => {
     const docs = await api(t.baseUrl, 'GET', '/docs-json', undefined, null);
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/webhooks/1688', '/webhooks/orders', '/orders', '/orders/{id}', '/dispatch/run', '/queues']));

@@ -41,7 +41,7 @@ export type FakeSupplierConfigChanges = Partial<Omit<FakeSupplierOptions, 'port'
  * ("503"), "timeout" (held open), "close" (socket destroyed after the side effect: lost answer),
  * "close-before" (destroyed, no side effect), "garbage" (side effect, 200 with an unparsable body).
  */
-export type FakeSupplierAnswer = '201' | '422' | '429' | `429:${number}` | `5${number}` | 'timeout' | 'close' | 'close-before' | 'garbage';
+export type FakeSupplierAnswer = '201' | '422' | '429' | `429:${number}` | `5${number}` | `5${number}:${number}` | 'timeout' | 'close' | 'close-before' | 'garbage';
 
 export interface FakeSupplierKeyCounters {
   calls: number;

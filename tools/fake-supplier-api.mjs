@@ -60,7 +60,8 @@ import { fileURLToPath } from 'node:url';
 const SELF = fileURLToPath(import.meta.url);
 const LISTENING = 'fake-supplier-api listening on';
 const DEFAULT_ID_BASE = '167539019420540000';
-const MAX_KEY_LENGTH = 255;
+// Long enough for any order id ordersync accepts, percent-encoded (128 characters of 4 bytes, 3 per byte).
+const MAX_KEY_LENGTH = 2_048;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -217,9 +218,9 @@ function parseAnswer(text, config) {
     const retryAfter = m[1] === undefined ? config.retryAfterSec : Math.max(1, Number(m[1]));
     return { kind: '429', retryAfter, label: `429:${retryAfter}` };
   }
-  m = /^5\d\d$/.exec(s);
-  if (m) return { kind: 'error', status: Number(s), label: s };
-  throw new Error(`unknown answer "${text}" (use 201, 422, 429[:seconds], 5xx, timeout, close, close-before, garbage)`);
+  m = /^(5\d\d)(?::(\d+))?$/.exec(s);
+  if (m) return { kind: 'error', status: Number(m[1]), retryAfter: m[2] === undefined ? null : Number(m[2]), label: s };
+  throw new Error(`unknown answer "${text}" (use 201, 422, 429[:seconds], 5xx[:retry-after seconds], timeout, close, close-before, garbage)`);
 }
 
 /** mulberry32: tiny, fast, good enough, and replayable from one uint32 seed. */
@@ -483,7 +484,7 @@ function createCore(initial) {
       if (outcome.kind === 'error') {
         return later(delay, () => {
           bump(s, String(outcome.status));
-          send(res, outcome.status, { error: 'service unavailable (injected)' });
+          send(res, outcome.status, { error: 'service unavailable (injected)' }, outcome.retryAfter === null || outcome.retryAfter === undefined ? {} : { 'retry-after': String(outcome.retryAfter) });
         });
       }
       if (outcome.kind === '429') {

@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { isLosslessNumber, parseLosslessJson, unstorableNumberReason } from './lossless-json.js';
 
 /** Deeper JSON than this is refused before anything walks it (validation recurses). */
 export const MAX_JSON_DEPTH = 64;
@@ -29,14 +30,18 @@ function badRequest(message: string): Error {
   return new BadRequestException(message);
 }
 
-/** Parses a JSON request body, refusing empty, malformed and too deeply nested ones with a 400. */
-export function parseJsonBody(body: Buffer): { value?: unknown; error?: Error } {
+/**
+ * Parses a JSON request body, refusing empty, malformed and too deeply nested ones with a 400.
+ * `lossless` keeps every number's digits (order payloads); elsewhere plain JSON.parse is faster.
+ */
+export function parseJsonBody(body: Buffer, options: { lossless?: boolean } = {}): { value?: unknown; error?: Error } {
   const text = body.toString('utf8');
   if (text.trim() === '') return { error: badRequest('the body is empty; JSON was expected') };
   if (jsonDepth(text) > MAX_JSON_DEPTH) return { error: badRequest(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`) };
   try {
     // Keys that would poison a prototype further along are refused, as Fastify's own parser does.
-    return { value: /"(?:__proto__|constructor)"/.test(text) ? JSON.parse(text, refusePrototypeKeys) : JSON.parse(text) };
+    const reviver = /"(?:__proto__|constructor)"/.test(text) ? refusePrototypeKeys : undefined;
+    return { value: options.lossless ? parseLosslessJson(text, reviver) : JSON.parse(text, reviver) };
   } catch (error) {
     return { error: badRequest(`the body is not valid JSON: ${(error as Error).message}`) };
   }
@@ -56,6 +61,10 @@ export const STORABLE_TEXT_MESSAGE = 'must not contain NUL or unpaired surrogate
 /** Why a JSON value cannot be stored as jsonb, or null when it can. */
 export function unstorableJsonReason(value: unknown, path = 'payload'): string | null {
   if (typeof value === 'string') return STORABLE_TEXT.test(value) ? null : `${path} ${STORABLE_TEXT_MESSAGE}`;
+  if (isLosslessNumber(value)) {
+    const reason = unstorableNumberReason(value.value);
+    return reason ? `${path}: ${reason}` : null;
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const reason = unstorableJsonReason(value[i], `${path}[${i}]`);

@@ -1,6 +1,7 @@
 /**
- * Gathers items handed in one at a time and runs them through `flush` together, when
- * `maxSize` items wait or `windowMs` has passed since the first, whichever comes first.
+ * Gathers items handed in one at a time and runs them through `flush` together, when items
+ * of `maxSize` in all wait (each counts `sizeOf(item)`, 1 by default) or `windowMs` has passed
+ * since the first, whichever comes first.
  * Each caller gets the outcome of its own item: `flush` answers one settled result per item,
  * or throws to fail the whole batch.
  */
@@ -8,18 +9,21 @@ export class MicroBatcher<T, R> {
   private pending: { item: T; resolve: (result: R) => void; reject: (error: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  private pendingSize = 0;
   private inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly flush: (items: T[]) => Promise<PromiseSettledResult<R>[]>,
     private readonly maxSize: number,
     private readonly windowMs: number,
+    private readonly sizeOf: (item: T) => number = () => 1,
   ) {}
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      if (this.pending.length >= this.maxSize) this.flushNow();
+      this.pendingSize += this.sizeOf(item);
+      if (this.pendingSize >= this.maxSize) this.flushNow();
       else if (!this.timer && !this.immediate) this.schedule();
     });
   }
@@ -48,6 +52,7 @@ export class MicroBatcher<T, R> {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.pendingSize = 0;
     const run = this.flush(batch.map((entry) => entry.item)).then(
       (results) =>
         batch.forEach((entry, index) => {

@@ -4,12 +4,13 @@ import type { AppConfig } from './app-config.js';
 /** Injection token of the validated {@link AppConfig}. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
+/** The configuration read and validated once at boot (see loadConfig), for every module to inject. */
 @Global()
 @Module({})
-export class ConfigModule {
+export class AppConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
-      module: ConfigModule,
+      module: AppConfigModule,
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
     };

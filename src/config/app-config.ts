@@ -1,3 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { CronExpressionParser } from 'cron-parser';
+import { DEFAULT_DISPATCH_MAX_ATTEMPTS } from '../dispatch/dispatch-backoff.js';
+import { readEnvironment, type Env } from './environment.js';
+
 /**
  * The service's configuration, read from the environment once at boot and validated.
  * A wrong value stops the start with a message naming the variable; outside production a
@@ -18,12 +23,17 @@ export interface AppConfig {
   alibabaAppKey: string;
   alibabaAppSecret: string;
   webhookSecret: string;
+  /** Keys of the internal REST clients. */
   apiKeys: string[];
+  /** Keys of operators: everything a client key may do, plus dead-letter actions, runs on demand and the dashboard. */
+  adminApiKeys: string[];
   externalApiUrl: string;
   externalApiRateLimit: number;
   externalApiTimeoutMs: number;
   dispatchCron: string;
   dispatchMaxAttempts: number;
+  /** Longest wait a supplier's Retry-After may ask for. */
+  dispatchRetryAfterMaxMs: number;
   /** Off: no order is claimed for dispatch (the external API is away for maintenance, say). */
   dispatchEnabled: boolean;
   /** External calls in flight per worker process (the rate limit still caps the total). */
@@ -36,21 +46,34 @@ export interface AppConfig {
   dispatchRecoveryIntervalMs: number;
   /** How long a dead worker holds a job before another takes it over (BullMQ lock). */
   dispatchLockMs: number;
-  backlogReadyThreshold: number;
-  /** Readiness also goes down when a queue's oldest waiting job is older than this. */
-  backlogReadyMaxAgeMs: number;
-  /** Longest a readiness check waits for a dependency before calling it down. */
+  /** /health/backlog is 503 when a work queue has more waiting than this… */
+  backlogMaxWaiting: number;
+  /** …or its oldest waiting job is older than this. */
+  backlogMaxAgeMs: number;
+  /** Longest a health check waits for a dependency before calling it down. */
   healthCheckTimeoutMs: number;
   /** ROLE=worker: a small HTTP port for /health and /metrics only (0: none). */
   workerHttpPort: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** A request whose headers or body take longer is answered 408 and its connection closed. */
+  requestTimeoutMs: number;
   logLevel: string;
   /** How long a request may wait for Redis to accept a webhook before answering 503. */
   enqueueTimeoutMs: number;
+  /** The order-events queue is split into this many queues (by supplier order id), for Redis Cluster. */
+  orderEventsPartitions: number;
+  /** Pushes that arrive within this window go to Redis as one job (up to publishBatchMaxMessages). */
+  publishBatchWindowMs: number;
+  publishBatchMaxMessages: number;
   /** Messages applied per database round and the longest a message waits for its batch. */
   applyBatchSize: number;
   applyBatchWindowMs: number;
+  /** order-events jobs a worker holds at once (each carries several messages). */
+  applyConcurrency: number;
+  /** Dispatch results recorded per database round, and the longest one waits for its batch. */
+  resultsBatchSize: number;
+  resultsBatchWindowMs: number;
   shutdownGraceMs: number;
   /** On SIGTERM, how long readiness is down before HTTP stops taking requests. */
   shutdownReadyDelayMs: number;
@@ -58,14 +81,25 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-type Env = Record<string, string | undefined>;
-
+/** Secrets' development values: used (loudly) outside production when a secret is not set. */
 const DEV_SECRETS = {
+  API_KEYS: 'dev-api-key',
+  ADMIN_API_KEYS: 'dev-admin-key',
   ALIBABA_APP_KEY: 'dev-app-key',
   ALIBABA_APP_SECRET: 'dev-app-secret',
   WEBHOOK_SECRET: 'dev-webhook-secret',
-  API_KEYS: 'dev-api-key',
 } as const;
+type SecretName = keyof typeof DEV_SECRETS;
+
+/** Values that only mark where a secret goes (.env.example's); production refuses them. */
+const PLACEHOLDERS = new Set(['change-me', 'changeme', 'change_me', ...Object.values(DEV_SECRETS)]);
+/** Shortest secret or key production accepts. */
+export const MIN_SECRET_LENGTH = 16;
+/** Secrets whose length is checked (ALIBABA_APP_KEY is an identifier 1688 gives out, often 7 digits). */
+const LENGTH_CHECKED = new Set<SecretName>(['API_KEYS', 'ADMIN_API_KEYS', 'ALIBABA_APP_SECRET', 'WEBHOOK_SECRET']);
+
+/** Variables that may be given as a file instead (`<NAME>_FILE`), for secrets mounted by Docker or Kubernetes. */
+export const FILE_VARIABLES = ['API_KEYS', 'ADMIN_API_KEYS', 'ALIBABA_APP_KEY', 'ALIBABA_APP_SECRET', 'WEBHOOK_SECRET', 'DATABASE_URL', 'REDIS_URL'] as const;
 
 export interface LoadedConfig {
   config: AppConfig;
@@ -73,8 +107,28 @@ export interface LoadedConfig {
   devFallbacks: string[];
 }
 
-export function loadConfig(env: Env = process.env): LoadedConfig {
+/** Reads `<NAME>_FILE` into `<NAME>` (trailing newline trimmed); both at once is an error. */
+function withFileVariables(env: Env, errors: string[]): Env {
+  const out: Env = { ...env };
+  for (const name of FILE_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) {
+      errors.push(`${name} and ${name}_FILE are both set; set one`);
+      continue;
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      errors.push(`${name}_FILE names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  }
+  return out;
+}
+
+export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
   const errors: string[] = [];
+  const env = withFileVariables(given, errors);
   const devFallbacks: string[] = [];
   const nodeEnv = env.NODE_ENV?.trim() || 'development';
   const production = nodeEnv === 'production';
@@ -83,15 +137,31 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     const value = env[name]?.trim();
     return value ? value : fallback;
   };
-  const secret = (name: keyof typeof DEV_SECRETS): string => {
+  const secret = (name: SecretName): string => {
     const value = env[name]?.trim();
-    if (value) return value;
+    if (value) {
+      if (production) {
+        for (const piece of name.endsWith('_KEYS') ? value.split(',').map((k) => k.trim()).filter(Boolean) : [value]) {
+          if (PLACEHOLDERS.has(piece.toLowerCase())) errors.push(`${name} holds a placeholder or development value; set a real one`);
+          else if (LENGTH_CHECKED.has(name) && piece.length < MIN_SECRET_LENGTH) errors.push(`${name} ${name.endsWith('_KEYS') ? 'holds a key' : 'is'} shorter than ${MIN_SECRET_LENGTH} characters`);
+        }
+      }
+      return value;
+    }
     if (production) {
       errors.push(`${name} is required when NODE_ENV=production`);
       return '';
     }
     devFallbacks.push(name);
     return DEV_SECRETS[name];
+  };
+  const keys = (name: 'API_KEYS' | 'ADMIN_API_KEYS'): string[] => {
+    const list = secret(name)
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean);
+    if (env[name]?.trim() && list.length === 0) errors.push(`${name} holds no key`);
+    return list;
   };
   const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = env[name]?.trim();
@@ -127,26 +197,33 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     }
     return value;
   };
+  const cron = (name: string, fallback: string): string => {
+    const value = text(name, fallback);
+    const fields = value.split(/\s+/).length;
+    if (fields < 5 || fields > 6) {
+      errors.push(`${name} must have 5 or 6 fields, got "${value}"`);
+      return value;
+    }
+    try {
+      CronExpressionParser.parse(value);
+    } catch (error) {
+      errors.push(`${name} is not a cron pattern ("${value}": ${(error as Error).message})`);
+    }
+    return value;
+  };
 
   const role = text('ROLE', 'all');
   if (!['all', 'api', 'worker'].includes(role)) errors.push(`ROLE must be all, api or worker, got "${role}"`);
 
-  const dispatchCron = text('DISPATCH_CRON', '*/30 * * * * *');
-  const cronFields = dispatchCron.split(/\s+/).length;
-  if (cronFields < 5 || cronFields > 6) errors.push(`DISPATCH_CRON must have 5 or 6 fields, got "${dispatchCron}"`);
-
   const queuePrefix = text('QUEUE_PREFIX', 'ordersync');
   if (!/^[A-Za-z0-9_-]+$/.test(queuePrefix)) errors.push('QUEUE_PREFIX may hold only letters, digits, "_" and "-"');
-
-  const apiKeys = secret('API_KEYS')
-    .split(',')
-    .map((key) => key.trim())
-    .filter(Boolean);
-  if (production && env.API_KEYS?.trim() && apiKeys.length === 0) errors.push('API_KEYS holds no key');
 
   const logLevel = text('LOG_LEVEL', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
+  }
+  for (const replaced of ['BACKLOG_READY_THRESHOLD', 'BACKLOG_READY_MAX_AGE_MS']) {
+    if (env[replaced]?.trim()) errors.push(`${replaced} is gone: readiness no longer looks at the backlog; set BACKLOG_MAX_WAITING / BACKLOG_MAX_AGE_MS for /health/backlog`);
   }
 
   const config: AppConfig = {
@@ -161,27 +238,36 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     alibabaAppKey: secret('ALIBABA_APP_KEY'),
     alibabaAppSecret: secret('ALIBABA_APP_SECRET'),
     webhookSecret: secret('WEBHOOK_SECRET'),
-    apiKeys,
+    apiKeys: keys('API_KEYS'),
+    adminApiKeys: keys('ADMIN_API_KEYS'),
     externalApiUrl: url('EXTERNAL_API_URL', 'http://127.0.0.1:4000/orders', ['http:', 'https:']),
     externalApiRateLimit: int('EXTERNAL_API_RATE_LIMIT', 50, 1, 100_000),
     externalApiTimeoutMs: int('EXTERNAL_API_TIMEOUT_MS', 10_000, 1, 600_000),
-    dispatchCron,
-    dispatchMaxAttempts: int('DISPATCH_MAX_ATTEMPTS', 8, 1, 100),
+    dispatchCron: cron('DISPATCH_CRON', '*/30 * * * * *'),
+    dispatchMaxAttempts: int('DISPATCH_MAX_ATTEMPTS', DEFAULT_DISPATCH_MAX_ATTEMPTS, 1, 100),
+    dispatchRetryAfterMaxMs: int('DISPATCH_RETRY_AFTER_MAX_MS', 60_000, 0, 3_600_000),
     dispatchEnabled: bool('DISPATCH_ENABLED', true),
     dispatchConcurrency: int('DISPATCH_CONCURRENCY', 50, 1, 1_000),
     dispatchClaimBatch: int('DISPATCH_CLAIM_BATCH', 200, 1, 10_000),
     dispatchLeaseMs: int('DISPATCH_LEASE_MS', 120_000, 1_000, 86_400_000),
     dispatchRecoveryIntervalMs: int('DISPATCH_RECOVERY_INTERVAL_MS', 15_000, 500, 3_600_000),
     dispatchLockMs: int('DISPATCH_LOCK_MS', 30_000, 1_000, 600_000),
-    backlogReadyThreshold: int('BACKLOG_READY_THRESHOLD', 50_000, 1),
-    backlogReadyMaxAgeMs: int('BACKLOG_READY_MAX_AGE_MS', 300_000, 1_000),
+    backlogMaxWaiting: int('BACKLOG_MAX_WAITING', 50_000, 1),
+    backlogMaxAgeMs: int('BACKLOG_MAX_AGE_MS', 300_000, 1_000),
     healthCheckTimeoutMs: int('HEALTH_CHECK_TIMEOUT_MS', 1_000, 50, 60_000),
     workerHttpPort: int('WORKER_HTTP_PORT', 0, 0, 65535),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel,
     enqueueTimeoutMs: int('ENQUEUE_TIMEOUT_MS', 2_000, 10, 60_000),
+    orderEventsPartitions: int('ORDER_EVENTS_PARTITIONS', 1, 1, 64),
+    publishBatchWindowMs: int('PUBLISH_BATCH_WINDOW_MS', 1, 0, 1_000),
+    publishBatchMaxMessages: int('PUBLISH_BATCH_MAX_MESSAGES', 200, 1, 5_000),
     applyBatchSize: int('APPLY_BATCH_SIZE', 1_000, 1, 10_000),
     applyBatchWindowMs: int('APPLY_BATCH_WINDOW_MS', 20, 0, 10_000),
+    applyConcurrency: int('APPLY_CONCURRENCY', 64, 1, 10_000),
+    resultsBatchSize: int('RESULTS_BATCH_SIZE', 200, 1, 10_000),
+    resultsBatchWindowMs: int('RESULTS_BATCH_WINDOW_MS', 10, 0, 10_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
     shutdownReadyDelayMs: int('SHUTDOWN_READY_DELAY_MS', 0, 0, 120_000),
   };

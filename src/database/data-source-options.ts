@@ -5,9 +5,10 @@ import { OrderEventEntity } from '../orders/entities/order-event.entity.js';
 import { OrderEntity } from '../orders/entities/order.entity.js';
 import { InitialSchema1732400000000 } from './migrations/1732400000000-initial-schema.js';
 import { Dispatch1732500000000 } from './migrations/1732500000000-dispatch.js';
+import { OrderHistory1733000000000 } from './migrations/1733000000000-order-history.js';
 
 export const ENTITIES = [OrderEntity, OrderEventEntity, InboxMessageEntity];
-export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000];
+export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000, OrderHistory1733000000000];
 
 export function dataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>, poolMax = config.databasePoolMax): DataSourceOptions {
   return {

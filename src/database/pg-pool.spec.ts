@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { guardPool } from './pool-error-guard.js';
+import { listenForPoolErrors } from './pg-pool.js';
 
-describe('guardPool', () => {
+describe('listenForPoolErrors', () => {
   it('gives every new client an error listener for life, so a cut connection is reported, not thrown', () => {
     const pool = new EventEmitter();
     const seen: string[] = [];
-    guardPool(pool, (error) => seen.push(error.message));
+    listenForPoolErrors(pool, (error) => seen.push(error.message));
     const client = new EventEmitter();
     pool.emit('connect', client);
     // What pg-pool does when it hands the client over: its own listeners go.

@@ -1,7 +1,13 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { EventEmitter } from 'node:events';
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
+
+/** The node-postgres pool under TypeORM's postgres driver (its `master`), for metrics and error listening. */
+export function pgPoolOf(dataSource: DataSource): pg.Pool | null {
+  return ((dataSource.driver as unknown as { master?: pg.Pool }).master ?? null);
+}
 
 /**
  * Keeps a connection that Postgres cuts from crashing the process. pg's pool drops its own
@@ -11,16 +17,15 @@ import type { DataSource } from 'typeorm';
  * retried like any other lost connection.
  */
 @Injectable()
-export class PoolErrorGuard implements OnModuleInit {
+export class PgPoolErrorListener implements OnModuleInit {
   private readonly logger = new Logger('Database');
   private lastLoggedAt = 0;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   onModuleInit(): void {
-    const pool = (this.dataSource.driver as unknown as { master?: EventEmitter }).master;
-    if (!pool) return;
-    guardPool(pool, (error) => this.log(error));
+    const pool = pgPoolOf(this.dataSource);
+    if (pool) listenForPoolErrors(pool, (error) => this.log(error));
   }
 
   private log(error: Error): void {
@@ -31,7 +36,7 @@ export class PoolErrorGuard implements OnModuleInit {
   }
 }
 
-export function guardPool(pool: EventEmitter, onError: (error: Error) => void): void {
+export function listenForPoolErrors(pool: EventEmitter, onError: (error: Error) => void): void {
   pool.on('error', onError);
   pool.on('connect', (client: EventEmitter) => client.on('error', onError));
 }

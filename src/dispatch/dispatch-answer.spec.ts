@@ -26,6 +26,15 @@ describe('classifyAnswer', () => {
     expect(classifyAnswer(429, '', '3')).toMatchObject({ kind: 'retry', rateLimited: true, retryAfterMs: 3_000 });
   });
 
+  it('holds Retry-After to DISPATCH_RETRY_AFTER_MAX_MS, in seconds or as a date, for a 429 and a 5xx alike', () => {
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    expect(classifyAnswer(429, '', '864000', 60_000, now)).toMatchObject({ retryAfterMs: 60_000, rateLimited: true });
+    expect(classifyAnswer(503, '', '99999999999999999999', 60_000, now)).toMatchObject({ retryAfterMs: 60_000, rateLimited: false });
+    expect(classifyAnswer(503, '', 'Fri, 31 Dec 2027 23:59:59 GMT', 60_000, now)).toMatchObject({ retryAfterMs: 60_000 });
+    expect(classifyAnswer(503, '', '5', 60_000, now)).toMatchObject({ retryAfterMs: 5_000 });
+    expect(classifyAnswer(429, '', '3600')).toMatchObject({ retryAfterMs: 60_000 });
+  });
+
   it('does not retry statuses the contract does not name', () => {
     expect(classifyAnswer(301, '', null).kind).toBe('final');
     expect(classifyAnswer(413, '', null).kind).toBe('final');

@@ -10,13 +10,20 @@ export type DispatchAnswer =
 const FINAL_STATUSES = new Set([400, 401, 403, 404, 422]);
 const RETRY_STATUSES = new Set([408, 409, 425, 429]);
 const MAX_REASON_BODY = 300;
+/** DISPATCH_RETRY_AFTER_MAX_MS's default (the contract's). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 
-export function classifyAnswer(status: number, body: string, retryAfter: string | null, now = Date.now()): DispatchAnswer {
+/**
+ * `maxRetryAfterMs` bounds the server's Retry-After: a supplier asking for days (by mistake or
+ * not) would otherwise pause dispatch for the whole fleet, or park an order in PROCESSING.
+ */
+export function classifyAnswer(status: number, body: string, retryAfter: string | null, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, now = Date.now()): DispatchAnswer {
   if (status >= 200 && status < 300) return success(body);
   const reason = `external API answered ${status}${describeBody(body)}`;
   if (FINAL_STATUSES.has(status)) return { kind: 'final', reason };
   if (RETRY_STATUSES.has(status) || status >= 500) {
-    return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(retryAfter, now), rateLimited: status === 429 };
+    const wanted = parseRetryAfter(retryAfter, now);
+    return { kind: 'retry', reason, retryAfterMs: wanted === null ? null : Math.min(wanted, maxRetryAfterMs), rateLimited: status === 429 };
   }
   // Other answers (3xx, 410, 413, ...) will not change by asking again.
   return { kind: 'final', reason: `${reason} (not a status the contract retries)` };

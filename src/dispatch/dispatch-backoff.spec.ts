@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF_CAP_MS, RetryableDispatchError, dispatchBackoffMs } from './dispatch-backoff.js';
+import { BACKOFF_CAP_MS, DEFAULT_DISPATCH_MAX_ATTEMPTS, RetryableDispatchError, dispatchBackoffMs } from './dispatch-backoff.js';
 import { idempotencyKey } from './external-order-api.client.js';
 import { dispatchRateLimiter } from './order-dispatch.processor.js';
 
@@ -27,10 +27,21 @@ describe('dispatchRateLimiter', () => {
 });
 
 describe('idempotencyKey', () => {
-  it('is the order id when it fits in a header, else the id percent-encoded', () => {
+  it('is the order id percent-encoded one-to-one: every byte outside A-Z a-z 0-9 - _ . ~, % included', () => {
     expect(idempotencyKey('A-1001')).toBe('A-1001');
-    expect(idempotencyKey("x'; DROP TABLE orders;--")).toBe("x'; DROP TABLE orders;--");
+    expect(idempotencyKey('1001')).toBe('1001');
+    expect(idempotencyKey("x'; DROP TABLE orders;--")).toBe('x%27%3B%20DROP%20TABLE%20orders%3B--');
     expect(idempotencyKey('订单-1')).toBe(encodeURIComponent('订单-1'));
     expect(idempotencyKey(' padded ')).toBe('%20padded%20');
+    // Once two ids could share a key: " x " and "%20x%20".
+    expect(idempotencyKey(' x ')).not.toBe(idempotencyKey('%20x%20'));
+  });
+});
+
+describe('the default retry schedule', () => {
+  it('outlasts a supplier that is down for 10 minutes, even with the shortest jitter', () => {
+    let waited = 0;
+    for (let attemptsMade = 1; attemptsMade < DEFAULT_DISPATCH_MAX_ATTEMPTS; attemptsMade++) waited += dispatchBackoffMs(attemptsMade, new Error('503'), () => 0);
+    expect(waited).toBeGreaterThan(10 * 60_000);
   });
 });

@@ -1,6 +1,11 @@
 /** Base and cap of the exponential backoff between calls for one order. */
 export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
+/**
+ * DISPATCH_MAX_ATTEMPTS's default: with the backoff below, the calls of one order span at least
+ * 14 minutes (about 28 at most), so that a supplier down for 10 minutes fails no order.
+ */
+export const DEFAULT_DISPATCH_MAX_ATTEMPTS = 14;
 
 /** An answer worth another try; `retryAfterMs` is the server's own wish, when it said one. */
 export class RetryableDispatchError extends Error {

@@ -1,71 +1,76 @@
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
 import { MicroBatcher, applyOrSplit } from '../common/micro-batcher.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { deadLetterOf, isLastAttempt, type DeadLetterJob } from '../queues/dead-letter.js';
-import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, type DispatchResultJob } from '../queues/order-dispatch.queue.js';
+import { DependencyOutages } from '../queues/dependency-outages.js';
+import { DISPATCH_RESULTS_QUEUE, type DispatchResultJob } from '../queues/dispatch-results.queue.js';
+import { isInfrastructureError } from '../queues/infrastructure-errors.js';
+import { JobFailurePolicy } from '../queues/job-failure-policy.js';
+import { deadLetterQueueOf } from '../queues/queue-catalog.js';
+import type { NeedsPostgres } from '../queues/worker-registry.js';
 import { DispatchResultApplier, type ResultOutcome } from './dispatch-result-applier.js';
 
-const BATCH_SIZE = 200;
-const BATCH_WINDOW_MS = 10;
-
 /**
- * Writes dispatch results to the orders, in batches. Every error is worth a retry here (a lock,
- * a link racing a 1688 message for the same supplier order, the database away): a failed batch
- * is retried result by result, and a result that still cannot be written is dead-lettered, its
- * order left PROCESSING for an operator to see.
+ * Records dispatch results on the orders, in batches. A batch that fails for another reason than
+ * our infrastructure is retried result by result, so one result cannot hold the others back; a
+ * result that still cannot be written uses its attempts and is then dead-lettered, its order
+ * left PROCESSING for lease recovery and an operator to see.
  */
 // Short locks: a result takes milliseconds, and one held by a dead worker should move on soon.
-@Processor(DISPATCH_RESULTS_QUEUE, { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 5 })
-export class DispatchResultsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+@Processor(DISPATCH_RESULTS_QUEUE, { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 10 })
+export class DispatchResultsProcessor extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown, NeedsPostgres {
+  readonly needsPostgres = true;
   private readonly logger = new Logger(DispatchResultsProcessor.name);
-  private readonly batcher = new MicroBatcher<DispatchResultJob, ResultOutcome>((results) => this.applyBatch(results), BATCH_SIZE, BATCH_WINDOW_MS);
+  private readonly batcher: MicroBatcher<DispatchResultJob, ResultOutcome>;
+  private readonly policy: JobFailurePolicy;
 
   constructor(
     private readonly applier: DispatchResultApplier,
-    @InjectQueue(DISPATCH_RESULTS_DLQ) private readonly deadLetters: Queue<DeadLetterJob<DispatchResultJob>>,
+    @InjectQueue(deadLetterQueueOf(DISPATCH_RESULTS_QUEUE)) deadLetters: Queue,
+    outages: DependencyOutages,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
     super();
+    this.batcher = new MicroBatcher((results) => this.applyBatch(results), config.resultsBatchSize, config.resultsBatchWindowMs);
+    this.policy = new JobFailurePolicy({
+      deadLetters,
+      logger: this.logger,
+      outages,
+      describe: (job: Job<DispatchResultJob>) => ({ orderId: job.data.orderId, outcome: job.data.outcome, attemptOfCall: job.data.attempt }),
+      onDeferred: (kind) => metrics.jobsDeferred.inc({ queue: DISPATCH_RESULTS_QUEUE, reason: kind }),
+    });
   }
 
   onApplicationBootstrap(): void {
     // Enough results in hand to fill one batch while the previous one is written.
-    this.worker.concurrency = BATCH_SIZE * 2;
+    this.worker.concurrency = this.config.resultsBatchSize * 2;
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.batcher.drain();
   }
 
-  process(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
-    return this.metrics.timeJob(DISPATCH_RESULTS_QUEUE, () => this.apply(job));
+  process(job: Job<DispatchResultJob>, token?: string): Promise<ResultOutcome> {
+    return this.metrics.timeJob(DISPATCH_RESULTS_QUEUE, async () => {
+      try {
+        return await this.batcher.add(job.data);
+      } catch (error) {
+        return this.policy.fail(job, token, error);
+      }
+    });
   }
 
-  private async apply(job: Job<DispatchResultJob>): Promise<ResultOutcome> {
-    try {
-      return await this.batcher.add(job.data);
-    } catch (error) {
-      const final = isLastAttempt(job, error);
-      this.logger.warn({ orderId: job.data.orderId, outcome: job.data.outcome, attempt: job.attemptsMade + 1, final, err: (error as Error).message }, 'dispatch result not applied');
-      if (final) await this.deadLetters.add(job.name, deadLetterOf(job, error as Error), { jobId: job.id });
-      throw error;
-    }
-  }
-
-  /**
-   * A job whose worker died while holding it too many times is failed by BullMQ without
-   * reaching process(): it gets its dead letter here, so it is never dropped silently.
-   */
   @OnWorkerEvent('failed')
-  async onFailed(job: Job<DispatchResultJob> | undefined, error: Error): Promise<void> {
-    if (!job || !/stalled/i.test(error.message)) return;
-    this.logger.error({ msg: 'job failed after its workers died while holding it; dead-lettered', jobId: job.id, err: error.message });
-    await this.deadLetters.add(job.name, deadLetterOf(job, error), { jobId: job.id });
+  onFailed(job: Job | undefined, error: Error): Promise<void> {
+    return this.policy.onFailed(job, error);
   }
 
   private applyBatch(results: DispatchResultJob[]): Promise<PromiseSettledResult<ResultOutcome>[]> {
-    return applyOrSplit(results, (batch) => this.applier.apply(batch));
+    // The database away fails every result alike: the whole batch waits. Anything else may be one result's.
+    return applyOrSplit(results, (batch) => this.applier.apply(batch), { split: (error) => !isInfrastructureError(error) });
   }
 }

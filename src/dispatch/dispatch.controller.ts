@@ -1,13 +1,14 @@
-import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ConflictException, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { ApiKeyGuard } from '../auth/api-key.guard.js';
-import { DispatchClaimsService } from '../orders/dispatch-claims.service.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
+import { AdminKeyGuard } from '../auth/api-key.guard.js';
+import { DispatchClaimsService } from './dispatch-claims.service.js';
 
+@ApiTags('operations')
 @Controller('dispatch')
-@UseGuards(ApiKeyGuard)
-@ApiBearerAuth('api-key')
+@UseGuards(AdminKeyGuard)
+@ApiBearerAuth('admin-key')
 export class DispatchController {
   constructor(
     private readonly claims: DispatchClaimsService,
@@ -17,6 +18,7 @@ export class DispatchController {
   /** Claims every PENDING order now, without waiting for DISPATCH_CRON; answers how many. */
   @Post('run')
   @HttpCode(200)
+  @ApiOkResponse({ description: 'orders claimed and queued for dispatch', schema: { example: { claimed: 12 } } })
   async run(): Promise<{ claimed: number }> {
     if (!this.config.dispatchEnabled) throw new ConflictException('dispatch is switched off (DISPATCH_ENABLED=false)');
     return { claimed: await this.claims.claimPending() };

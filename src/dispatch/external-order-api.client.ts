@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { strictPercentEncode } from '../common/percent-encoding.js';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
 import { classifyAnswer, classifyNoAnswer, type DispatchAnswer } from './dispatch-answer.js';
 
 /** Largest answer body read; a supplier that streams more is cut off (the status still counts). */
@@ -11,17 +12,18 @@ const MAX_BODY_BYTES = 64 * 1024;
 export class ExternalOrderApiClient {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  async send(orderId: string, payload: unknown): Promise<DispatchAnswer> {
+  /** `payloadJson` goes as it is, so that its numbers keep every digit. */
+  async send(orderId: string, payloadJson: string): Promise<DispatchAnswer> {
     const signal = AbortSignal.timeout(this.config.externalApiTimeoutMs);
     try {
       const response = await fetch(this.config.externalApiUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey(orderId) },
-        body: JSON.stringify({ orderId, payload }),
+        body: `{"orderId":${JSON.stringify(orderId)},"payload":${payloadJson}}`,
         signal,
       });
       const body = await readBody(response);
-      return classifyAnswer(response.status, body, response.headers.get('retry-after'));
+      return classifyAnswer(response.status, body, response.headers.get('retry-after'), this.config.dispatchRetryAfterMaxMs);
     } catch (error) {
       return classifyNoAnswer(error);
     }
@@ -29,11 +31,11 @@ export class ExternalOrderApiClient {
 }
 
 /**
- * The order id, as the contract says. Header values are ASCII: an id with other characters is
- * sent percent-encoded, the same way on every call, so the key stays one per order.
+ * The order id as the contract says: every byte outside `A-Z a-z 0-9 - _ . ~` percent-encoded,
+ * `%` included, so that two ids never share a key ("A-1001" stays as it is).
  */
 export function idempotencyKey(orderId: string): string {
-  return /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(orderId) ? orderId : encodeURIComponent(orderId);
+  return strictPercentEncode(orderId);
 }
 
 async function readBody(response: Response): Promise<string> {

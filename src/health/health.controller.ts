@@ -3,8 +3,9 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { QueueDepthService } from '../operations/queue-depth.service.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
+import { QueueCatalog } from '../queues/queue-catalog.js';
+import { QueueDepthService } from '../queues/queue-depth.service.js';
 import { ShutdownState } from './shutdown-state.js';
 
 @Controller('health')
@@ -13,7 +14,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly queues: QueueDepthService,
+    private readonly catalog: QueueCatalog,
+    private readonly depth: QueueDepthService,
     private readonly shutdown: ShutdownState,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -25,49 +27,71 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Postgres, Redis and the backlog, each within HEALTH_CHECK_TIMEOUT_MS; down while shutting down. */
+  /**
+   * Whether this process can do its job now, for load balancers: what its role needs, each
+   * within HEALTH_CHECK_TIMEOUT_MS. A process taking webhooks (api, all) needs Redis only: it stays
+   * ready while Postgres is away (/orders answers 503 meanwhile). A worker needs both. Never
+   * fleet-wide state: backlog and dead letters are /health/backlog's.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
     const timeout = this.config.healthCheckTimeoutMs;
+    const needsPostgres = this.config.role === 'worker';
     return this.health.check([
       () => {
         const session = this.indicators.check('lifecycle');
-        return this.shutdown.draining ? session.down({ message: 'shutting down' }) : session.up();
+        return this.shutdown.draining ? session.down({ message: 'shutting down' }) : session.up({ role: this.config.role });
       },
-      () =>
-        this.indicators
-          .check('postgres')
-          .attempt(async () => {
-            await this.dataSource.query('SELECT 1');
-          })
-          .withTimeout(timeout),
       () =>
         this.indicators
           .check('redis')
           .attempt(async () => {
-            await this.queues.ping();
+            await this.catalog.ping();
           })
           .withTimeout(timeout),
-      () => this.backlog(timeout),
+      ...(needsPostgres
+        ? [
+            () =>
+              this.indicators
+                .check('postgres')
+                .attempt(async () => {
+                  await this.dataSource.query('SELECT 1');
+                })
+                .withTimeout(timeout),
+          ]
+        : []),
     ]);
   }
 
-  private async backlog(timeout: number) {
-    const session = this.indicators.check('backlog');
-    let depths;
-    try {
-      depths = await Promise.race([
-        this.queues.depths(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout).unref()),
-      ]);
-    } catch (error) {
-      return session.down({ message: `queue depth unknown: ${(error as Error).message}` });
-    }
-    const over = depths
-      .filter((q) => q.waiting > this.config.backlogReadyThreshold || (q.oldestWaitingAgeMs ?? 0) > this.config.backlogReadyMaxAgeMs)
-      .map((q) => ({ queue: q.name, waiting: q.waiting, oldestWaitingAgeMs: q.oldestWaitingAgeMs }));
-    const limits = { waitingThreshold: this.config.backlogReadyThreshold, maxWaitingAgeMs: this.config.backlogReadyMaxAgeMs };
-    return over.length > 0 ? session.down({ ...limits, over }) : session.up(limits);
+  /**
+   * 503 when a work queue (never a dead-letter queue) has more than BACKLOG_MAX_WAITING jobs
+   * waiting or its oldest waiting job is older than BACKLOG_MAX_AGE_MS. For monitors and alerts,
+   * not for load balancers: taking the fleet out when the backlog grows is the last thing to do.
+   */
+  @Get('backlog')
+  @HealthCheck()
+  backlog() {
+    const timeout = this.config.healthCheckTimeoutMs;
+    return this.health.check([
+      async () => {
+        const session = this.indicators.check('backlog');
+        let snapshot;
+        try {
+          snapshot = await Promise.race([
+            this.depth.depths(),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout).unref()),
+          ]);
+        } catch (error) {
+          return session.down({ message: `queue depth unknown: ${(error as Error).message}` });
+        }
+        const workQueues = new Set(this.catalog.workQueues.map((spec) => spec.name));
+        const over = snapshot.queues
+          .filter((q) => workQueues.has(q.name) && (q.waiting > this.config.backlogMaxWaiting || (q.oldestWaitingAgeMs ?? 0) > this.config.backlogMaxAgeMs))
+          .map((q) => ({ queue: q.name, waiting: q.waiting, oldestWaitingAgeMs: q.oldestWaitingAgeMs }));
+        const limits = { maxWaiting: this.config.backlogMaxWaiting, maxAgeMs: this.config.backlogMaxAgeMs, snapshotAgeMs: snapshot.snapshotAgeMs };
+        return over.length > 0 ? session.down({ ...limits, over }) : session.up(limits);
+      },
+    ]);
   }
 }

@@ -2,14 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { pgPoolOf } from '../database/pg-pool.js';
+import { QueueDepthService } from '../queues/queue-depth.service.js';
 
-interface PgPoolCounts {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
-
-export type QueueDepthSource = () => Promise<{ name: string; waiting: number; active: number; delayed: number; failed: number; deadLettered: number; oldestWaitingAgeMs: number | null }[]>;
 
 /**
  * The service's Prometheus metrics, one registry per instance (so in-process test services do
@@ -63,6 +58,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly jobsDeferred = new Counter({
+    name: 'ordersync_jobs_deferred_total',
+    help: 'Jobs put back without using an attempt, by queue and why: infrastructure (Postgres or Redis away) or contention',
+    labelNames: ['queue', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly leaseRecoveries = new Counter({
+    name: 'ordersync_dispatch_lease_recoveries_total',
+    help: 'Orders whose dispatch lease expired, by what recovery did: extended (job alive), reported (result sent again), requeued (sent again)',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+
   private readonly queueJobs = new Gauge({
     name: 'ordersync_queue_jobs',
     help: 'Jobs per queue and state (waiting, active, delayed, failed, dead_lettered)',
@@ -84,9 +93,10 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  private queueDepths: QueueDepthSource | null = null;
-
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly depth: QueueDepthService,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ordersync_' });
   }
 
@@ -103,11 +113,6 @@ export class MetricsService {
     }
   }
 
-  /** Set by the operations module where it runs; without it, queue gauges are left out. */
-  useQueueDepths(source: QueueDepthSource): void {
-    this.queueDepths = source;
-  }
-
   async render(): Promise<string> {
     this.readPool();
     await this.readQueues();
@@ -119,7 +124,7 @@ export class MetricsService {
   }
 
   private readPool(): void {
-    const pool = (this.dataSource.driver as unknown as { master?: PgPoolCounts }).master;
+    const pool = pgPoolOf(this.dataSource);
     if (!pool) return;
     this.dbPool.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
     this.dbPool.set({ state: 'idle' }, pool.idleCount);
@@ -127,9 +132,8 @@ export class MetricsService {
   }
 
   private async readQueues(): Promise<void> {
-    if (!this.queueDepths) return;
     try {
-      for (const queue of await this.queueDepths()) {
+      for (const queue of (await this.depth.depths()).queues) {
         this.queueJobs.set({ queue: queue.name, state: 'waiting' }, queue.waiting);
         this.queueJobs.set({ queue: queue.name, state: 'active' }, queue.active);
         this.queueJobs.set({ queue: queue.name, state: 'delayed' }, queue.delayed);

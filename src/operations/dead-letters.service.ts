@@ -1,11 +1,8 @@
-import { getQueueToken } from '@nestjs/bullmq';
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { DispatchClaimsService } from '../orders/dispatch-claims.service.js';
 import type { DeadLetterJob } from '../queues/dead-letter.js';
-import { ORDER_DISPATCH_QUEUE, type DispatchOrderJob } from '../queues/order-dispatch.queue.js';
-import { workQueueNamed } from '../queues/queue-catalog.js';
+import { DeadLetterRedrivers } from '../queues/dead-letter-redrivers.js';
+import { QueueCatalog } from '../queues/queue-catalog.js';
 
 export interface DeadLetterView {
   jobId: string;
@@ -18,16 +15,16 @@ export interface DeadLetterView {
 
 /**
  * Operator actions on dead letters. A retry re-drives the job under its original job id (so
- * its idempotency key stays the same) and removes the dead letter only once the work is queued
- * again; a second retry of the same job finds no dead letter and changes nothing.
+ * its idempotency key stays the same), or as the owning module registered; the dead letter is
+ * removed only once the work is queued again, so a second retry finds nothing and changes nothing.
  */
 @Injectable()
 export class DeadLettersService {
   private readonly logger = new Logger(DeadLettersService.name);
 
   constructor(
-    private readonly moduleRef: ModuleRef,
-    private readonly claims: DispatchClaimsService,
+    private readonly catalog: QueueCatalog,
+    private readonly redrivers: DeadLetterRedrivers,
   ) {}
 
   async list(queueName: string, offset: number, limit: number): Promise<{ queue: string; total: number; items: DeadLetterView[] }> {
@@ -79,15 +76,9 @@ export class DeadLettersService {
   }
 
   private async redrive(work: Queue, deadLetter: Job<DeadLetterJob<unknown>>): Promise<void> {
+    const custom = this.redrivers.for(work.name);
+    if (custom) return custom(deadLetter.data);
     const original = deadLetter.data;
-    if (work.name === ORDER_DISPATCH_QUEUE) {
-      // The order decides: FAILED goes back to PENDING and is claimed and sent again.
-      const orderId = (original.data as DispatchOrderJob).orderId;
-      if (!(await this.claims.retryFailed(orderId))) {
-        throw new ConflictException(`order "${orderId}" is not FAILED any more; delete this dead letter instead`);
-      }
-      return;
-    }
     // The failed original may still hold its job id; the new job takes it over.
     const previous = await work.getJob(original.jobId);
     if (previous && (await previous.isFailed())) await previous.remove();
@@ -95,12 +86,9 @@ export class DeadLettersService {
   }
 
   private queues(name: string): { work: Queue; deadLetters: Queue<DeadLetterJob<unknown>> } {
-    const queue = workQueueNamed(name);
-    if (!queue) throw new NotFoundException(`no queue "${name}" with dead letters`);
-    return {
-      work: this.moduleRef.get(getQueueToken(queue.name), { strict: false }),
-      deadLetters: this.moduleRef.get(getQueueToken(queue.deadLetterQueue), { strict: false }),
-    };
+    const queues = this.catalog.withDeadLetters(name);
+    if (!queues) throw new NotFoundException(`no queue "${name}" with dead letters`);
+    return { work: queues.work, deadLetters: queues.deadLetters as Queue<DeadLetterJob<unknown>> };
   }
 }
 

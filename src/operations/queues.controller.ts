@@ -1,9 +1,9 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { ApiKeyGuard } from '../auth/api-key.guard.js';
+import { AdminKeyGuard, ApiKeyGuard } from '../auth/api-key.guard.js';
 import { DeadLettersService } from './dead-letters.service.js';
-import { QueueDepthService, type QueueDepth } from './queue-depth.service.js';
+import { QueueDepthService, type DepthSnapshot } from '../queues/queue-depth.service.js';
 
 export class DeadLetterPageQuery {
   @IsOptional()
@@ -27,10 +27,10 @@ export class QueuesController {
     private readonly deadLetters: DeadLettersService,
   ) {}
 
-  /** Backlog at a glance: every work and dead-letter queue, in one Redis call. */
+  /** Backlog at a glance: every work and dead-letter queue, from a snapshot at most a few hundred ms old. */
   @Get()
-  async list(): Promise<{ queues: QueueDepth[] }> {
-    return { queues: await this.depth.depths() };
+  list(): Promise<DepthSnapshot> {
+    return this.depth.depths();
   }
 
   @Get(':name/dead-letters')
@@ -40,21 +40,21 @@ export class QueuesController {
   }
 
   @Post(':name/dead-letters/retry-all')
-  @UseGuards(ApiKeyGuard)
+  @UseGuards(AdminKeyGuard)
   @HttpCode(200)
   retryAll(@Param('name') name: string) {
     return this.deadLetters.retryAll(name);
   }
 
   @Post(':name/dead-letters/:jobId/retry')
-  @UseGuards(ApiKeyGuard)
+  @UseGuards(AdminKeyGuard)
   @HttpCode(200)
   retry(@Param('name') name: string, @Param('jobId') jobId: string) {
     return this.deadLetters.retry(name, jobId);
   }
 
   @Delete(':name/dead-letters/:jobId')
-  @UseGuards(ApiKeyGuard)
+  @UseGuards(AdminKeyGuard)
   remove(@Param('name') name: string, @Param('jobId') jobId: string) {
     return this.deadLetters.remove(name, jobId);
   }

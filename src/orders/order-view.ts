@@ -1,10 +1,12 @@
 import { ORDER_ID_PATTERN } from '../common/validation.js';
+import { parseLosslessJson } from '../common/lossless-json.js';
+import type { OrderRow } from './repositories/orders.repository.js';
 
-/** The order as clients read it (the contract's shape). */
+/** The order as clients read it (the contract's shape); payload numbers keep their digits (LosslessNumber). */
 export interface OrderView {
   id: string;
   status: string;
-  payload: Record<string, unknown> | null;
+  payload: unknown;
   supplierOrderId: string | null;
   supplierStatus: string | null;
   supplierStatusAt: string | null;
@@ -14,29 +16,11 @@ export interface OrderView {
   updatedAt: string;
 }
 
-/** Columns every order read selects; `cursor_ts` keeps created_at's microseconds for keyset paging. */
-export const ORDER_COLUMNS = `id, status, payload, supplier_order_id, supplier_status, supplier_status_at, attempts, last_error,
-  created_at, updated_at, created_at::text AS cursor_ts`;
-
-export interface OrderRow {
-  id: string;
-  status: string;
-  payload: Record<string, unknown> | null;
-  supplier_order_id: string | null;
-  supplier_status: string | null;
-  supplier_status_at: Date | null;
-  attempts: number;
-  last_error: string | null;
-  created_at: Date;
-  updated_at: Date;
-  cursor_ts: string;
-}
-
 export function toOrderView(row: OrderRow): OrderView {
   return {
     id: row.id,
     status: row.status,
-    payload: row.payload,
+    payload: row.payload_json === null ? null : parseLosslessJson(row.payload_json),
     supplierOrderId: row.supplier_order_id,
     supplierStatus: row.supplier_status,
     supplierStatusAt: row.supplier_status_at ? row.supplier_status_at.toISOString() : null,
@@ -45,22 +29,6 @@ export function toOrderView(row: OrderRow): OrderView {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
-}
-
-export interface OrderEventView {
-  id: string;
-  kind: string;
-  source: string | null;
-  messageId: string | null;
-  topic: string | null;
-  supplierStatus: string | null;
-  occurredAt: string | null;
-  fromStatus: string | null;
-  toStatus: string | null;
-  attempt: number | null;
-  outcome: string;
-  reason: string | null;
-  recordedAt: string;
 }
 
 const CURSOR_TIME = /^(\d{4})-(\d{2})-(\d{2}) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
@@ -74,12 +42,16 @@ function isCursorTime(text: string): boolean {
   return year >= 1970 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
+/** Longest cursor given out: a timestamp and a 128-character id of 4-byte characters, base64url. */
+export const MAX_CURSOR_LENGTH = 1_024;
+
 /** Opaque keyset cursor: the last row's (created_at, id). */
 export function encodeCursor(row: Pick<OrderRow, 'cursor_ts' | 'id'>): string {
   return Buffer.from(JSON.stringify([row.cursor_ts, row.id])).toString('base64url');
 }
 
 export function decodeCursor(cursor: string): { createdAt: string; id: string } | null {
+  if (cursor.length > MAX_CURSOR_LENGTH) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     // Only what encodeCursor gives out: Postgres's text form of a timestamptz and an order id.

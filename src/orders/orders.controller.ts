@@ -1,21 +1,22 @@
-import { ApiBearerAuth } from '@nestjs/swagger';
-import { Body, ConflictException, Controller, Get, HttpCode, Logger, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Body, ConflictException, Controller, Get, HttpCode, Param, Post, Query, Res, UseGuards, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard.js';
+import { LosslessJsonReplies } from '../http/lossless-json-replies.interceptor.js';
 import { CreateOrderDto, CreateOrdersBatchDto } from './dto/create-order.dto.js';
 import { ListOrdersQuery } from './dto/list-orders.query.js';
-import { DispatchClaimsService } from './dispatch-claims.service.js';
-import { OrdersService, type CreateResult } from './orders.service.js';
+import { NewOrdersNotice } from './new-orders-notice.js';
+import { OrdersService } from './orders.service.js';
 
+@ApiTags('orders')
 @Controller('orders')
 @UseGuards(ApiKeyGuard)
+@UseInterceptors(LosslessJsonReplies)
 @ApiBearerAuth('api-key')
 export class OrdersController {
-  private readonly logger = new Logger(OrdersController.name);
-
   constructor(
     private readonly orders: OrdersService,
-    private readonly claims: DispatchClaimsService,
+    private readonly notice: NewOrdersNotice,
   ) {}
 
   /** 201 when created, 200 when the same order was sent before, 409 when the id holds another payload. */
@@ -23,7 +24,7 @@ export class OrdersController {
   async create(@Body() body: CreateOrderDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const [result] = await this.orders.create([body]);
     if (!result) throw new Error('create returned no result');
-    this.dispatchSoon([result]);
+    this.notice.created([result]);
     if (result.outcome === 'conflict') {
       throw new ConflictException(`order "${body.id}" already exists with a different payload`);
     }
@@ -36,7 +37,7 @@ export class OrdersController {
   @HttpCode(200)
   async createBatch(@Body() body: CreateOrdersBatchDto) {
     const results = await this.orders.create(body.orders);
-    this.dispatchSoon(results);
+    this.notice.created(results);
     const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
     return { created: count('created'), existing: count('existing'), conflicts: count('conflict'), results };
   }
@@ -54,17 +55,5 @@ export class OrdersController {
   @Get(':id/events')
   events(@Param('id') id: string) {
     return this.orders.events(id);
-  }
-
-  /**
-   * New orders are claimed and queued for dispatch right away, without holding the answer:
-   * the order is stored either way, and if this fails the schedule (or lease recovery) sends it.
-   */
-  private dispatchSoon(results: CreateResult[]): void {
-    const created = results.filter((result) => result.outcome === 'created').map((result) => result.id);
-    if (created.length === 0) return;
-    this.claims.claimIds(created).catch((error: Error) => {
-      this.logger.warn({ msg: 'immediate dispatch failed; the schedule will send these orders', count: created.length, err: error.message });
-    });
   }
 }

@@ -1,38 +1,27 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DISPATCH_RESULTS_DLQ, DISPATCH_RESULTS_QUEUE, DISPATCH_SCHEDULE_QUEUE, ORDER_DISPATCH_QUEUE } from '../queues/order-dispatch.queue.js';
-import { ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE } from '../queues/order-events.queue.js';
-import { registerQueues } from '../queues/queue-catalog.js';
-import { DispatchClaimsService } from './dispatch-claims.service.js';
-import { DispatchResultApplier } from './dispatch-result-applier.js';
-import { DispatchResultsProcessor } from './dispatch-results.processor.js';
-import { DispatchScheduleProcessor } from './dispatch-schedule.processor.js';
-import { OrderEventsProcessor } from './order-events.processor.js';
+import type { AppConfig } from '../config/app-config.js';
+import { orderEventsProcessors } from './order-events.processors.js';
 import { OrderMessageApplier } from './order-message-applier.js';
-import { OrderQueuesErrorLog } from './order-queues-error-log.js';
+import { NewOrdersNotice } from './new-orders-notice.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersService } from './orders.service.js';
+import { InboxRepository } from './repositories/inbox.repository.js';
+import { OrderHistoryRepository } from './repositories/order-history.repository.js';
+import { OrdersRepository } from './repositories/orders.repository.js';
 
 /**
- * The order domain: the only writer of the order tables. Global, so that other modules reach
- * its services (claims for dispatch) without a second instance of it.
+ * The order domain: owns the order tables (orders, order_history, inbox_messages) and is their
+ * only writer. Applies inbound messages from the order-events queues, serves /orders, and lends
+ * its repositories to dispatch, which records dispatch state through them.
  */
 @Module({})
 export class OrdersModule {
-  static forRoot(options: { runWorkers: boolean; serveHttp: boolean }): DynamicModule {
+  static forRoot(config: AppConfig, options: { runWorkers: boolean; serveHttp: boolean }): DynamicModule {
     return {
       module: OrdersModule,
-      global: true,
-      imports: [registerQueues(ORDER_EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_DISPATCH_QUEUE, DISPATCH_RESULTS_QUEUE, DISPATCH_RESULTS_DLQ, DISPATCH_SCHEDULE_QUEUE)],
       controllers: options.serveHttp ? [OrdersController] : [],
-      providers: [
-        OrdersService,
-        OrderMessageApplier,
-        OrderQueuesErrorLog,
-        DispatchClaimsService,
-        DispatchResultApplier,
-        ...(options.runWorkers ? [OrderEventsProcessor, DispatchResultsProcessor, DispatchScheduleProcessor] : []),
-      ],
-      exports: [OrdersService, DispatchClaimsService],
+      providers: [OrdersRepository, OrderHistoryRepository, InboxRepository, OrdersService, OrderMessageApplier, NewOrdersNotice, ...(options.runWorkers ? orderEventsProcessors(config) : [])],
+      exports: [OrdersRepository, OrderHistoryRepository, OrdersService],
     };
   }
 }

@@ -1,14 +1,69 @@
 /**
- * Whether a database error can pass by itself (connection lost, deadlock, server restarting)
- * and so deserves a retry, or says something about the data that no retry will change.
+ * Which errors say that our own infrastructure is away (Postgres, Redis), as opposed to
+ * something about the work itself. The first kind never uses up a job's attempts: the job waits
+ * and is taken up again once the dependency is back (see JobFailurePolicy).
  */
-export function isTransientDatabaseError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return true; // socket errors, timeouts, pool exhaustion
-  if (/^[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
-  // SQLSTATE classes: 08 connection, 40 rollback (deadlock, serialization), 53 resources,
-  // 55 object not in prerequisite state (database not accepting connections, lock not
-  // available, object in use), 57 operator intervention (shutdown), 58 system error;
-  // and 25006, a read-only transaction (a failover not finished yet).
-  return ['08', '40', '53', '55', '57', '58'].includes(code.slice(0, 2)) || code === '25006';
+
+/** Node's network errors: the other end is not there, or went away. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
+/** node-postgres's own messages for a connection that could not be had or was lost. */
+const PG_CONNECTION_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'connection terminated',
+  'client has encountered a connection error',
+  'client was closed and is not queryable',
+  'cannot use a pool after calling end',
+];
+
+/** ioredis and BullMQ messages for a Redis that is away. */
+const REDIS_MESSAGES = ['connection is closed', "stream isn't writeable", 'reached the max retries per request limit', 'connection in subscriber mode', 'clusterallfailederror', 'failed to refresh slots cache', 'all sentinels are unreachable', 'readonly you can\'t write against a read only replica'];
+
+function errorCode(error: unknown): string | null {
+  const own = (error as { code?: unknown } | null)?.code;
+  if (typeof own === 'string') return own;
+  // TypeORM wraps driver errors (QueryFailedError) and keeps the original.
+  const driver = (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return typeof driver === 'string' ? driver : null;
+}
+
+function message(error: unknown): string {
+  return String((error as { message?: unknown } | null)?.message ?? error).toLowerCase();
+}
+
+/**
+ * SQLSTATEs that mean the database cannot take work right now: 08 connection exceptions,
+ * 53 insufficient resources (too many connections), 57P0x shutdown and crash recovery, 55000
+ * when the database does not accept connections (ALLOW_CONNECTIONS false), 25006 a read-only
+ * transaction (a failover that has not finished), 58 system errors.
+ */
+function isUnavailableSqlState(code: string): boolean {
+  return code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code.startsWith('58') || code === '55000' || code === '25006';
+}
+
+/** Postgres is away or cannot take work: a connection refused, lost, timed out, or a server shutting down. */
+export function isPostgresUnavailable(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code !== null && /^[0-9A-Z]{5}$/.test(code) && !NETWORK_CODES.has(code)) return isUnavailableSqlState(code);
+  if (code !== null && NETWORK_CODES.has(code)) return true;
+  const text = message(error);
+  return PG_CONNECTION_MESSAGES.some((m) => text.includes(m));
+}
+
+/** Redis is away: commands refused while disconnected, retries per request used up, a cluster without slots. */
+export function isRedisUnavailable(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
+  const text = message(error);
+  return REDIS_MESSAGES.some((m) => text.includes(m));
+}
+
+/** Two of our own transactions got in each other's way: worth a quick retry, and not the work's fault. */
+export function isContention(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === '40001' || code === '40P01' || code === '55P03';
+}
+
+export function isInfrastructureError(error: unknown): boolean {
+  return isPostgresUnavailable(error) || isRedisUnavailable(error) || isContention(error);
 }

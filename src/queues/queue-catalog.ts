@@ -1,47 +1,90 @@
-import { BullModule } from '@nestjs/bullmq';
-import type { DefaultJobOptions } from 'bullmq';
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DEAD_LETTER_JOB_OPTIONS } from './dead-letter.js';
-import {
-  DISPATCH_RESULTS_DLQ,
-  DISPATCH_RESULTS_JOB_OPTIONS,
-  DISPATCH_RESULTS_QUEUE,
-  DISPATCH_SCHEDULE_JOB_OPTIONS,
-  DISPATCH_SCHEDULE_QUEUE,
-  ORDER_DISPATCH_DLQ,
-  ORDER_DISPATCH_JOB_OPTIONS,
-  ORDER_DISPATCH_QUEUE,
-} from './order-dispatch.queue.js';
-import { ORDER_EVENTS_DLQ, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE } from './order-events.queue.js';
+import { DISPATCH_RESULTS_JOB_OPTIONS, DISPATCH_RESULTS_QUEUE } from './dispatch-results.queue.js';
+import { DISPATCH_SCHEDULE_JOB_OPTIONS, DISPATCH_SCHEDULE_QUEUE } from './dispatch-schedule.queue.js';
+import { ORDER_DISPATCH_JOB_OPTIONS, ORDER_DISPATCH_QUEUE } from './order-dispatch.queue.js';
+import { ORDER_EVENTS_JOB_OPTIONS, orderEventsQueues } from './order-events.queue.js';
 
-/** Every work queue, its job defaults, and the dead-letter queue its failures go to. */
-export const WORK_QUEUES: { name: string; jobOptions: DefaultJobOptions; deadLetterQueue: string | null }[] = [
-  { name: ORDER_EVENTS_QUEUE, jobOptions: ORDER_EVENTS_JOB_OPTIONS, deadLetterQueue: ORDER_EVENTS_DLQ },
-  { name: ORDER_DISPATCH_QUEUE, jobOptions: ORDER_DISPATCH_JOB_OPTIONS, deadLetterQueue: ORDER_DISPATCH_DLQ },
-  { name: DISPATCH_RESULTS_QUEUE, jobOptions: DISPATCH_RESULTS_JOB_OPTIONS, deadLetterQueue: DISPATCH_RESULTS_DLQ },
-  { name: DISPATCH_SCHEDULE_QUEUE, jobOptions: DISPATCH_SCHEDULE_JOB_OPTIONS, deadLetterQueue: null },
-];
+export interface QueueSpec {
+  name: string;
+  /** Work queues have workers; dead-letter queues hold what failed for good until an operator acts. */
+  kind: 'work' | 'dead-letter';
+  jobOptions: DefaultJobOptions;
+  /** Where a work queue's jobs go when they fail for good (null: a failed tick is just logged). */
+  deadLetterQueue: string | null;
+}
 
-export const DEAD_LETTER_QUEUES = WORK_QUEUES.flatMap((queue) => (queue.deadLetterQueue ? [queue.deadLetterQueue] : []));
+export interface CatalogOptions {
+  orderEventsPartitions: number;
+}
 
-export const ALL_QUEUES = [...WORK_QUEUES.map((queue) => queue.name), ...DEAD_LETTER_QUEUES];
+export function deadLetterQueueOf(workQueue: string): string {
+  return `${workQueue}-dead`;
+}
 
-/** The work queue a route names, by its own name or its dead-letter queue's. */
-export function workQueueNamed(name: string): { name: string; deadLetterQueue: string } | null {
-  const queue = WORK_QUEUES.find((q) => q.name === name || q.deadLetterQueue === name);
-  return queue?.deadLetterQueue ? { name: queue.name, deadLetterQueue: queue.deadLetterQueue } : null;
+/** Every queue this service uses, with its job defaults and its dead-letter queue. */
+export function queueSpecs(options: CatalogOptions): QueueSpec[] {
+  const work = (name: string, jobOptions: DefaultJobOptions, deadLetters = true): QueueSpec => ({
+    name,
+    kind: 'work',
+    jobOptions,
+    deadLetterQueue: deadLetters ? deadLetterQueueOf(name) : null,
+  });
+  const workQueues = [
+    ...orderEventsQueues(options.orderEventsPartitions).map((name) => work(name, ORDER_EVENTS_JOB_OPTIONS)),
+    work(ORDER_DISPATCH_QUEUE, ORDER_DISPATCH_JOB_OPTIONS),
+    work(DISPATCH_RESULTS_QUEUE, DISPATCH_RESULTS_JOB_OPTIONS),
+    work(DISPATCH_SCHEDULE_QUEUE, DISPATCH_SCHEDULE_JOB_OPTIONS, false),
+  ];
+  const deadLetterQueues = workQueues.flatMap((queue) =>
+    queue.deadLetterQueue ? [{ name: queue.deadLetterQueue, kind: 'dead-letter' as const, jobOptions: DEAD_LETTER_JOB_OPTIONS, deadLetterQueue: null }] : [],
+  );
+  return [...workQueues, ...deadLetterQueues];
 }
 
 /**
- * Registers queues for a module with the defaults above, so that every module holding a
- * queue adds jobs with the same retention, attempts and backoff.
+ * The process's one Queue instance per queue, by name: what every module adds jobs with and
+ * what the operational surface reads. Built once by QueuesModule from {@link queueSpecs}.
  */
-export function registerQueues(...names: string[]) {
-  return BullModule.registerQueue(
-    ...names.map((name) => {
-      const work = WORK_QUEUES.find((queue) => queue.name === name);
-      if (work) return { name, defaultJobOptions: work.jobOptions };
-      if (DEAD_LETTER_QUEUES.includes(name)) return { name, defaultJobOptions: DEAD_LETTER_JOB_OPTIONS };
-      throw new Error(`queue "${name}" is not in the queue catalog`);
-    }),
-  );
+export class QueueCatalog {
+  private readonly byName: Map<string, { spec: QueueSpec; queue: Queue }>;
+
+  constructor(entries: { spec: QueueSpec; queue: Queue }[]) {
+    this.byName = new Map(entries.map((entry) => [entry.spec.name, entry]));
+  }
+
+  get specs(): QueueSpec[] {
+    return [...this.byName.values()].map((entry) => entry.spec);
+  }
+
+  get workQueues(): QueueSpec[] {
+    return this.specs.filter((spec) => spec.kind === 'work');
+  }
+
+  queue<T = unknown>(name: string): Queue<T> {
+    const entry = this.byName.get(name);
+    if (!entry) throw new Error(`queue "${name}" is not in the queue catalog`);
+    return entry.queue as Queue<T>;
+  }
+
+  /** The work queue a route names, by its own name or its dead-letter queue's, with both queues. */
+  withDeadLetters(name: string): { work: Queue; deadLetters: Queue } | null {
+    const spec = this.workQueues.find((q) => q.deadLetterQueue !== null && (q.name === name || q.deadLetterQueue === name));
+    return spec?.deadLetterQueue ? { work: this.queue(spec.name), deadLetters: this.queue(spec.deadLetterQueue) } : null;
+  }
+
+  all(): Queue[] {
+    return [...this.byName.values()].map((entry) => entry.queue);
+  }
+
+  /** Redis answers on the queues' connection (for readiness). */
+  async ping(): Promise<void> {
+    const first = this.byName.values().next().value;
+    if (!first) return;
+    // BullMQ types its client as its own interface; on the Redis backend it is the ioredis client.
+    const client = (await first.queue.getBackend().client) as unknown as Redis;
+    if (client.status !== 'ready') throw new Error(`Redis connection is ${client.status}`);
+    await client.ping();
+  }
 }

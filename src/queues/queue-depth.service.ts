@@ -1,9 +1,6 @@
-import { Inject, Injectable, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { ALL_QUEUES, WORK_QUEUES } from '../queues/queue-catalog.js';
-import { OPERATIONS_REDIS } from './operations-redis.js';
+import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { QueueCatalog } from './queue-catalog.js';
 
 export interface QueueDepth {
   name: string;
@@ -15,56 +12,91 @@ export interface QueueDepth {
   oldestWaitingAgeMs: number | null;
 }
 
+export interface DepthSnapshot {
+  queues: QueueDepth[];
+  /** When the counts were read, and how old they are now. */
+  asOf: string;
+  snapshotAgeMs: number;
+}
+
+interface Snapshot {
+  queues: QueueDepth[];
+  at: number;
+}
+
+/** A snapshot younger than this is served as it is; an older one is refreshed in the background. */
+const FRESH_MS = 250;
+/** Older than this, a reader waits for the refresh instead of being served stale counts. */
+const STALE_MS = 2_000;
+/** A refresh that takes longer fails (Redis away): readers get a 503 at once, not a hung request. */
+const READ_TIMEOUT_MS = 2_000;
+
 /**
- * Every queue's counts in one Redis call: a script reads BullMQ's keys directly, which is cheap
- * enough to poll every second while the queues hold millions of jobs (all O(1) reads).
+ * Every queue's counts, through BullMQ's public API (one counting script and one peek at the
+ * oldest waiting job per queue, all in flight at once), kept as a snapshot that probes and
+ * scrapes read without touching Redis: under load they never queue behind the work.
  */
-const DEPTH_SCRIPT = `
-local prefix = ARGV[1]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local out = {}
-for i = 2, #ARGV do
-  local q = prefix .. ':' .. ARGV[i] .. ':'
-  local waiting = redis.call('LLEN', q .. 'wait') + redis.call('LLEN', q .. 'paused') + redis.call('ZCARD', q .. 'prioritized')
-  local oldest = -1
-  local id = redis.call('LINDEX', q .. 'wait', -1)
-  if id then
-    local ts = redis.call('HGET', q .. id, 'timestamp')
-    if ts then oldest = math.max(0, now - tonumber(ts)) end
-  end
-  table.insert(out, { waiting, redis.call('LLEN', q .. 'active'), redis.call('ZCARD', q .. 'delayed'), redis.call('ZCARD', q .. 'failed'), oldest })
-end
-return out
-`;
-
 @Injectable()
-export class QueueDepthService implements OnApplicationShutdown {
-  constructor(
-    @Inject(OPERATIONS_REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+export class QueueDepthService {
+  private snapshot: Snapshot | null = null;
+  private refreshing: Promise<Snapshot> | null = null;
 
-  async depths(): Promise<QueueDepth[]> {
-    if (this.redis.status !== 'ready') throw new ServiceUnavailableException('Redis is unreachable; queue depths are unknown');
-    const raw = (await this.redis.eval(DEPTH_SCRIPT, 0, this.config.queuePrefix, ...ALL_QUEUES)) as number[][];
-    const byName = new Map(ALL_QUEUES.map((name, i) => [name, raw[i] as number[]]));
-    const deadLetterQueueOf = new Map(WORK_QUEUES.map((queue) => [queue.name, queue.deadLetterQueue]));
-    return ALL_QUEUES.map((name) => {
-      const [waiting = 0, active = 0, delayed = 0, failed = 0, oldest = -1] = byName.get(name) ?? [];
-      const deadLetterQueue = deadLetterQueueOf.get(name);
-      // A dead-letter queue has no worker: everything in it is waiting for an operator.
-      const deadLettered = deadLetterQueue ? (byName.get(deadLetterQueue)?.[0] ?? 0) : deadLetterQueueOf.has(name) ? 0 : waiting;
-      return { name, waiting, active, delayed, failed, deadLettered, oldestWaitingAgeMs: oldest < 0 ? null : oldest };
+  constructor(private readonly catalog: QueueCatalog) {}
+
+  async depths(): Promise<DepthSnapshot> {
+    let current = this.snapshot;
+    if (!current || Date.now() - current.at > STALE_MS) current = await this.refresh();
+    else if (Date.now() - current.at > FRESH_MS) this.refresh().catch(() => undefined);
+    return { queues: current.queues, asOf: new Date(current.at).toISOString(), snapshotAgeMs: Math.max(0, Date.now() - current.at) };
+  }
+
+  private refresh(): Promise<Snapshot> {
+    this.refreshing ??= withTimeout(this.read(), READ_TIMEOUT_MS)
+      .then((queues) => (this.snapshot = { queues, at: Date.now() }))
+      .catch((error: Error) => {
+        this.snapshot = null;
+        throw new ServiceUnavailableException(`queue depths are unknown: ${error.message}`);
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<QueueDepth[]> {
+    const specs = this.catalog.specs;
+    const counts = await Promise.all(specs.map((spec) => countsOf(this.catalog.queue(spec.name))));
+    const byName = new Map(specs.map((spec, i) => [spec.name, counts[i] as Counts]));
+    return specs.map((spec) => {
+      const own = byName.get(spec.name) as Counts;
+      // A dead-letter queue has no worker: everything in it waits for an operator.
+      const deadLettered = spec.kind === 'dead-letter' ? own.waiting : spec.deadLetterQueue ? (byName.get(spec.deadLetterQueue)?.waiting ?? 0) : 0;
+      return { name: spec.name, ...own, deadLettered };
     });
   }
+}
 
-  async ping(): Promise<void> {
-    if (this.redis.status !== 'ready') throw new Error(`Redis connection is ${this.redis.status}`);
-    await this.redis.ping();
-  }
+type Counts = Omit<QueueDepth, 'name' | 'deadLettered'>;
 
-  onApplicationShutdown(): void {
-    this.redis.disconnect();
-  }
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function countsOf(queue: Queue): Promise<Counts> {
+  const [counts, oldest] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+    queue.getJobs(['waiting'], 0, 0, true),
+  ]);
+  const first = oldest[0];
+  return {
+    waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+    active: counts.active ?? 0,
+    delayed: counts.delayed ?? 0,
+    failed: counts.failed ?? 0,
+    oldestWaitingAgeMs: first ? Math.max(0, Date.now() - first.timestamp) : null,
+  };
 }

@@ -1,4 +1,5 @@
-import type { Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { QueueCatalog } from './queue-catalog.js';
 
 interface ErrorEmitter {
   name: string;
@@ -22,4 +23,13 @@ export function logQueueErrors(emitter: ErrorEmitter, logger: Logger, intervalMs
     lastLoggedAt = now;
     suppressed = 0;
   });
+}
+
+/** Every queue of the catalog gets the rate-limited error log (workers get theirs in WorkerRegistry). */
+@Injectable()
+export class QueueErrorLog {
+  constructor(catalog: QueueCatalog) {
+    const logger = new Logger('Queues');
+    for (const queue of catalog.all()) logQueueErrors(queue, logger);
+  }
 }

@@ -1,24 +1,50 @@
-import { BullModule } from '@nestjs/bullmq';
-import { Global, Module } from '@nestjs/common';
+import { BullModule, getQueueToken } from '@nestjs/bullmq';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
+import { DeadLetterRedrivers } from './dead-letter-redrivers.js';
+import { DependencyOutages } from './dependency-outages.js';
+import { QueueCatalog, queueSpecs } from './queue-catalog.js';
+import { QueueDepthService } from './queue-depth.service.js';
+import { QueueErrorLog } from './queue-error-log.js';
 import { WorkerRegistry } from './worker-registry.js';
 
-/** The shared BullMQ connection; each module registers the queues it uses. */
+/**
+ * The BullMQ connection and one Queue instance per queue of the catalog, for the whole process.
+ * Infrastructure, like the config: global so that every module injects the queues it uses
+ * (`@InjectQueue(name)`) without a second instance (and a second connection) per module.
+ */
 @Global()
-@Module({
-  providers: [WorkerRegistry],
-  exports: [WorkerRegistry],
-  imports: [
-    DiscoveryModule,
-    BullModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        connection: { url: config.redisUrl },
-        prefix: config.queuePrefix,
-      }),
-    }),
-  ],
-})
-export class QueuesModule {}
+@Module({})
+export class QueuesModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const specs = queueSpecs({ orderEventsPartitions: config.orderEventsPartitions });
+    const registered = BullModule.registerQueue(...specs.map((spec) => ({ name: spec.name, defaultJobOptions: spec.jobOptions })));
+    return {
+      module: QueuesModule,
+      imports: [
+        DiscoveryModule,
+        BullModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (appConfig: AppConfig) => ({ connection: { url: appConfig.redisUrl }, prefix: appConfig.queuePrefix }),
+        }),
+        registered,
+      ],
+      providers: [
+        WorkerRegistry,
+        DeadLetterRedrivers,
+        DependencyOutages,
+        QueueErrorLog,
+        QueueDepthService,
+        {
+          provide: QueueCatalog,
+          inject: specs.map((spec) => getQueueToken(spec.name)),
+          useFactory: (...queues: Queue[]) => new QueueCatalog(specs.map((spec, i) => ({ spec, queue: queues[i] as Queue }))),
+        },
+      ],
+      exports: [registered, QueueCatalog, QueueDepthService, WorkerRegistry, DependencyOutages, DeadLetterRedrivers],
+    };
+  }
+}

@@ -3,29 +3,65 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { DiscoveryService } from '@nestjs/core';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { logQueueErrors } from './queue-error-log.js';
+
+/** A processor that cannot do its work without Postgres says so; its worker pauses while Postgres is away. */
+export interface NeedsPostgres {
+  readonly needsPostgres: true;
+}
+
+function needsPostgres(host: WorkerHost): boolean {
+  return (host as Partial<NeedsPostgres>).needsPostgres === true;
+}
 
 /**
- * The BullMQ workers of this process, for shutdown. A worker closes gracefully (finishing its
- * jobs) when Redis is there; when it is not, waiting would hang forever, so the workers are
- * closed by force: their jobs go back to the queue when their locks expire.
+ * The BullMQ workers of this process: for pausing those that need Postgres while it is away, and
+ * for shutdown. A worker closes gracefully (finishing its jobs) when Redis is there; when it is
+ * not, waiting would hang forever, so the workers are closed by force: their jobs go back to the
+ * queue when their locks expire.
  */
 @Injectable()
 export class WorkerRegistry implements OnApplicationBootstrap {
   private readonly logger = new Logger(WorkerRegistry.name);
-  private readonly workers = new Set<Worker>();
+  private readonly workers = new Map<Worker, { needsPostgres: boolean }>();
 
   constructor(private readonly discovery: DiscoveryService) {}
 
   onApplicationBootstrap(): void {
     for (const wrapper of this.discovery.getProviders()) {
-      if (wrapper.instance instanceof WorkerHost) this.workers.add(wrapper.instance.worker);
+      if (!(wrapper.instance instanceof WorkerHost)) continue;
+      const worker = wrapper.instance.worker;
+      this.workers.set(worker, { needsPostgres: needsPostgres(wrapper.instance) });
+      logQueueErrors(worker, new Logger('Workers'));
     }
+  }
+
+  get size(): number {
+    return this.workers.size;
+  }
+
+  /** This process's worker of a queue, if it runs one. */
+  workerOf(queueName: string): Worker | undefined {
+    return [...this.workers.keys()].find((worker) => worker.name === queueName);
+  }
+
+  /** Stops fetching new jobs on the workers that need Postgres; jobs in hand finish or wait on their own. */
+  async pausePostgresWorkers(): Promise<void> {
+    await Promise.all(this.postgresWorkers().map((worker) => worker.pause(true)));
+  }
+
+  resumePostgresWorkers(): void {
+    for (const worker of this.postgresWorkers()) worker.resume();
   }
 
   async forceCloseIfRedisAway(redisUrl: string, timeoutMs = 1_000): Promise<void> {
     if (this.workers.size === 0 || (await reachable(redisUrl, timeoutMs))) return;
     this.logger.warn({ msg: 'Redis unreachable at shutdown: closing workers without waiting for their jobs', workers: this.workers.size });
-    await Promise.all([...this.workers].map((worker) => worker.close(true)));
+    await Promise.all([...this.workers.keys()].map((worker) => worker.close(true)));
+  }
+
+  private postgresWorkers(): Worker[] {
+    return [...this.workers].filter(([, info]) => info.needsPostgres).map(([worker]) => worker);
   }
 }
 

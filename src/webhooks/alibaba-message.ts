@@ -3,7 +3,7 @@ import { BadRequestException } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { assertValid, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../common/validation.js';
-import type { ApplyMessageJob, SupplierStatusChange } from '../queues/order-events.queue.js';
+import type { InboundMessage, SupplierStatusChange } from '../queues/order-events.queue.js';
 
 const DIGITS = /^\d{1,30}$/;
 const CHINA_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/;
@@ -112,7 +112,7 @@ export function chinaTimeToIso(text: string): string | null {
  * Parses and validates the `message` field of a 1688 push into the job the orders module
  * applies. Throws a 400 that says what is wrong.
  */
-export function parse1688Message(messageText: string, receivedAt: Date): ApplyMessageJob {
+export function parse1688Message(messageText: string, receivedAt: Date): InboundMessage {
   let parsed: unknown;
   try {
     parsed = parseLossless(messageText);
@@ -135,7 +135,7 @@ export function parse1688Message(messageText: string, receivedAt: Date): ApplyMe
   const bornAt = message.gmtBorn ? Number(message.gmtBorn) : receivedAt.getTime();
   const bornIso = new Date(bornAt).toISOString();
   const data = message.data ?? {};
-  const job: ApplyMessageJob = {
+  const job: InboundMessage = {
     source: '1688',
     messageId: message.msgId,
     topic: message.type,

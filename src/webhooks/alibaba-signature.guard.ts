@@ -1,7 +1,7 @@
 import { BadRequestException, Inject, Injectable, UnauthorizedException, UnsupportedMediaTypeException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
 import { hexSignaturesMatch, sign1688 } from './signatures.js';
 
 export type AlibabaPushRequest = FastifyRequest & { rawBody?: Buffer; alibabaParams?: Map<string, string> };

@@ -1,35 +1,40 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { createFailFastRedis } from '../queues/fail-fast-redis.js';
+import { APPLY_MESSAGES_JOB, ORDER_EVENTS_JOB_OPTIONS, messagePartitionKey, orderEventsQueues, partitionOf, type ApplyMessagesJob, type InboundMessage } from '../queues/order-events.queue.js';
 import { logQueueErrors } from '../queues/queue-error-log.js';
-import { APPLY_MESSAGE_JOB, ORDER_EVENTS_JOB_OPTIONS, ORDER_EVENTS_QUEUE, orderEventJobId, type ApplyMessageJob } from '../queues/order-events.queue.js';
+
+/** A job id of our own: never integer-like, never repeated (the inbox, not the job id, dedupes messages). */
+function batchJobId(): string {
+  return `batch-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
 
 /**
- * Puts verified messages on the order-events queue and resolves once Redis has them.
- * Its connection fails fast (no offline queue) so that a webhook answers 503 at once when
- * Redis is away, instead of hanging or answering 2xx for a message that is only in memory.
- * Messages arriving together go to Redis in one round trip.
+ * Puts verified messages on the order-events queues and resolves once Redis has them. Messages
+ * arriving within PUBLISH_BATCH_WINDOW_MS go together: one job per partition, one round trip.
+ * Its connection fails fast (no offline queue) so that a webhook answers 503 at once when Redis
+ * is away, instead of hanging or answering 2xx for a message that is only in memory.
  */
 @Injectable()
 export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsPublisher.name);
   private readonly connection: Redis;
-  private readonly queue: Queue<ApplyMessageJob>;
-  private readonly batcher: MicroBatcher<ApplyMessageJob, void>;
+  private readonly queues: Queue<ApplyMessagesJob>[];
+  private readonly batcher: MicroBatcher<InboundMessage, void>;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.connection = createFailFastRedis(config.redisUrl, 'order-events publisher connection', this.logger);
-    this.queue = new Queue<ApplyMessageJob>(ORDER_EVENTS_QUEUE, {
-      connection: this.connection,
-      prefix: config.queuePrefix,
-      defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS,
+    this.queues = orderEventsQueues(config.orderEventsPartitions).map((name) => {
+      const queue = new Queue<ApplyMessagesJob>(name, { connection: this.connection, prefix: config.queuePrefix, defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS });
+      logQueueErrors(queue, this.logger);
+      return queue;
     });
-    logQueueErrors(this.queue, this.logger);
-    this.batcher = new MicroBatcher((jobs) => this.addAll(jobs), 500, 0);
+    this.batcher = new MicroBatcher((messages) => this.addAll(messages), config.publishBatchMaxMessages, config.publishBatchWindowMs);
   }
 
   /** Starts serving with a connected queue when Redis is there; without it, starts anyway and answers 503. */
@@ -39,7 +44,7 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
     }
   }
 
-  async publish(job: ApplyMessageJob): Promise<void> {
+  async publish(message: InboundMessage): Promise<void> {
     // A first connection still being made is worth a short wait; a lost one is not: BullMQ
     // would wait for it, and 1688 is better served by a quick 503 and a re-send.
     const firstConnect = this.connection.status === 'connecting' || this.connection.status === 'connect' || this.connection.status === 'wait';
@@ -51,9 +56,9 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       timer = setTimeout(() => reject(new Error(`Redis did not accept the message within ${this.config.enqueueTimeoutMs} ms`)), this.config.enqueueTimeoutMs);
     });
     try {
-      await Promise.race([this.batcher.add(job), timeout]);
+      await Promise.race([this.batcher.add(message), timeout]);
     } catch (error) {
-      this.logger.warn({ msg: 'message not queued', source: job.source, messageId: job.messageId, err: (error as Error).message });
+      this.logger.warn({ msg: 'message not queued', source: message.source, messageId: message.messageId, err: (error as Error).message });
       throw new ServiceUnavailableException('the message could not be queued durably; send it again later');
     } finally {
       clearTimeout(timer);
@@ -66,7 +71,7 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
     // Disconnect first: while Redis is unreachable, closing the queue would wait for a
     // connection that never comes.
     this.connection.disconnect();
-    await this.queue.close();
+    await Promise.all(this.queues.map((queue) => queue.close()));
   }
 
   private connectedWithin(ms: number): Promise<boolean> {
@@ -83,8 +88,16 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
     });
   }
 
-  private async addAll(jobs: ApplyMessageJob[]): Promise<PromiseSettledResult<void>[]> {
-    await this.queue.addBulk(jobs.map((data) => ({ name: APPLY_MESSAGE_JOB, data, opts: { jobId: orderEventJobId(data.source, data.messageId) } })));
-    return jobs.map(() => ({ status: 'fulfilled', value: undefined }));
+  /** One job per partition for the messages in hand; every message's caller hears once its job is in Redis. */
+  private async addAll(messages: InboundMessage[]): Promise<PromiseSettledResult<void>[]> {
+    const groups = new Map<number, InboundMessage[]>();
+    for (const message of messages) {
+      const partition = partitionOf(messagePartitionKey(message), this.queues.length);
+      const group = groups.get(partition);
+      if (group) group.push(message);
+      else groups.set(partition, [message]);
+    }
+    await Promise.all([...groups].map(([partition, group]) => (this.queues[partition] as Queue<ApplyMessagesJob>).add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() })));
+    return messages.map(() => ({ status: 'fulfilled', value: undefined }));
   }
 }

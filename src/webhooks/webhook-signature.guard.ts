@@ -1,7 +1,7 @@
 import { Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
+import { APP_CONFIG } from '../config/app-config.module.js';
 import { GENERIC_WEBHOOK_TOLERANCE_S, hexSignaturesMatch, signGenericWebhook } from './signatures.js';
 
 /** `X-Webhook-Signature: sha256=<hex>` over `timestamp.rawBody`, refusing stale timestamps (replays). */

@@ -1,7 +1,8 @@
 import { applyDecorators, BadRequestException, Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import type { ApplyMessageJob } from '../queues/order-events.queue.js';
+import { parseDateTime } from '../common/date-time.js';
+import type { InboundMessage } from '../queues/order-events.queue.js';
 import { parse1688Message } from './alibaba-message.js';
 import { AlibabaSignatureGuard, type AlibabaPushRequest } from './alibaba-signature.guard.js';
 import { GenericOrderEventDto } from './dto/generic-order-event.dto.js';
@@ -55,8 +56,9 @@ export class WebhooksController {
   @WebhookErrorAnswers()
   @UseGuards(WebhookSignatureGuard)
   async receiveGeneric(@Body() event: GenericOrderEventDto, @Req() request: FastifyRequest & { rawBody?: Buffer }) {
-    const occurredAt = new Date(event.occurredAt);
-    const job: ApplyMessageJob = {
+    // Validated already: a calendar date-time (UTC without an offset).
+    const occurredAt = new Date(parseDateTime(event.occurredAt) as number);
+    const job: InboundMessage = {
       source: 'orders',
       messageId: event.eventId,
       topic: 'ORDER_STATUS',

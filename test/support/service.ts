@@ -7,9 +7,10 @@ import { startService, type RunningService } from '../../src/bootstrap.js';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const API_KEY = 'test-api-key';
-export const APP_SECRET = 'test123';
-export const WEBHOOK_SECRET = 'test-webhook-secret';
+export const API_KEY = 'test-api-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const APP_SECRET = 'test-app-secret-0123456789';
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
 
 /** A database name and queue prefix of its own, so runs and files never see each other's data. */
 export function isolatedNames(label: string): { databaseUrl: string; databaseName: string; queuePrefix: string } {
@@ -27,10 +28,11 @@ export function testEnv(names: ReturnType<typeof isolatedNames>): Record<string,
     DATABASE_URL: names.databaseUrl,
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: names.queuePrefix,
-    ALIBABA_APP_KEY: 'test-app-key',
+    ALIBABA_APP_KEY: '1234567',
     ALIBABA_APP_SECRET: APP_SECRET,
     WEBHOOK_SECRET,
-    API_KEYS: `${API_KEY},second-key`,
+    API_KEYS: `${API_KEY},second-key-0123456789`,
+    ADMIN_API_KEYS: ADMIN_KEY,
   };
 }
 

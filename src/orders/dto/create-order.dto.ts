@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject, IsString, Matches, ValidateNested } from 'class-validator';
 import { ORDER_ID_MESSAGE, ORDER_ID_PATTERN } from '../../common/validation.js';
 
@@ -14,6 +14,8 @@ export class CreateOrderDto {
   id: string;
 
   @IsObject({ message: 'payload must be a JSON object' })
+  // Kept as parsed: its numbers are LosslessNumbers, which a class transformation would flatten.
+  @Transform(({ obj }: { obj: { payload: unknown } }) => obj.payload, { toClassOnly: true })
   @ApiProperty({ description: 'sent to the supplier as is (at most 64 KiB)', type: 'object', additionalProperties: true })
   payload: Record<string, unknown>;
 }

@@ -1,7 +1,9 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDateTime } from '../../common/date-time.js';
 import { PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../../common/validation.js';
 import { ORDER_STATUSES, type OrderStatus } from '../entities/order.entity.js';
+import { MAX_CURSOR_LENGTH } from '../order-view.js';
 
 export class ListOrdersQuery {
   @IsOptional()
@@ -21,7 +23,7 @@ export class ListOrdersQuery {
   supplierStatus?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   updatedSince?: string;
 
   @IsOptional()
@@ -33,6 +35,6 @@ export class ListOrdersQuery {
 
   @IsOptional()
   @IsString()
-  @MaxLength(512)
+  @MaxLength(MAX_CURSOR_LENGTH)
   cursor?: string;
 }

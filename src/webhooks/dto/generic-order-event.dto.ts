@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsDateTime } from '../../common/date-time.js';
 import { ORDER_ID_MESSAGE, ORDER_ID_PATTERN, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../../common/validation.js';
 
 /** The body of `POST /webhooks/orders`. */
@@ -29,7 +30,7 @@ export class GenericOrderEventDto {
   @ApiProperty({ description: 'status at the supplier', maxLength: 64 })
   status: string;
 
-  @IsISO8601({ strict: true }, { message: 'occurredAt must be an ISO-8601 date-time' })
+  @IsDateTime()
   @ApiProperty({ description: 'when the status changed at the supplier (ISO-8601)', format: 'date-time' })
   occurredAt: string;
 }

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import type { Db } from './db.js';
+
+export interface InboxEntry {
+  source: string;
+  messageId: string;
+  topic: string;
+  body: string;
+  receivedAt: string;
+  outcome: 'applied' | 'ignored';
+  reason: string | null;
+}
+
+/** The key a message is known by in the inbox. */
+export function inboxKey(source: string, messageId: string): string {
+  return `${source}\u0000${messageId}`;
+}
+
+/**
+ * The `inbox_messages` table: every message once per (source, message id). Its unique key makes a
+ * re-sent or re-pulled message a no-op long after the queue has forgotten it.
+ */
+@Injectable()
+export class InboxRepository {
+  /** Records the messages not seen before and returns their keys ({@link inboxKey}); the others were applied already. */
+  async recordNew(db: Db, entries: InboxEntry[]): Promise<Set<string>> {
+    if (entries.length === 0) return new Set();
+    const column = <K extends keyof InboxEntry>(key: K) => entries.map((e) => e[key]);
+    const rows: { source: string; message_id: string }[] = await db.query(
+      `INSERT INTO inbox_messages (source, message_id, topic, body, received_at, outcome, reason)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+       ON CONFLICT DO NOTHING
+       RETURNING source, message_id`,
+      [column('source'), column('messageId'), column('topic'), column('body'), column('receivedAt'), column('outcome'), column('reason')],
+    );
+    return new Set(rows.map((row) => inboxKey(row.source, row.message_id)));
+  }
+}
