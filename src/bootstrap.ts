@@ -42,7 +42,10 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     return { app, port: null, close };
   }
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(config, logger), { rawBody: true, logger });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(config, logger), {
+    rawBody: true,
+    logger,
+  });
   configureHttp(app, config);
   if (config.role !== 'worker') setupApiDocs(app);
   const port = config.role === 'worker' ? config.workerHttpPort : config.port;
@@ -72,7 +75,10 @@ export async function startService(config: AppConfig, logger = createLogger(conf
 async function closeHttp(app: NestFastifyApplication, drainMs: number): Promise<void> {
   const closing = app.getHttpAdapter().getInstance().close();
   let timer: NodeJS.Timeout | undefined;
-  const drained = await Promise.race([closing.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), drainMs)))]);
+  const drained = await Promise.race([
+    closing.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), drainMs))),
+  ]);
   clearTimeout(timer);
   if (!drained) {
     app.getHttpServer().closeAllConnections();

@@ -51,20 +51,23 @@ function sendOnce(baseUrl: string, c: Case, via: http.Agent | false): Promise<Ou
 
   return new Promise<Outcome>((resolve, reject) => {
     let answered = false;
-    const request = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent: via }, (response) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () =>
-        resolve({
-          status: response.statusCode ?? 0,
-          contentType: String(response.headers['content-type'] ?? ''),
-          connection: String(response.headers.connection ?? ''),
-          text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-    });
+    const request = http.request(
+      { host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent: via },
+      (response) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            contentType: String(response.headers['content-type'] ?? ''),
+            connection: String(response.headers.connection ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
     // The server may answer (413) and close before the whole body is written: that is not a failure.
     request.on('error', (error: NodeJS.ErrnoException) => {
@@ -112,16 +115,24 @@ async function runAll(cases: Case[]): Promise<{ failures: string[]; statuses: Ma
   let next = 0;
   const worker = async () => {
     while (next < cases.length) {
-      const c = cases[next++] as Case;
+      const c = cases[next++];
       try {
         const outcome = await send(t.baseUrl, c);
         statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
         const problem = judge(c, outcome);
-        if (VERBOSE) console.log(`${problem ? 'FAIL' : 'ok  '} ${outcome.status} ${c.name} [${c.expect}] ${outcome.text.slice(0, 160).replace(/\s+/g, ' ')}`);
-        if (problem) failures.push(`${c.name} [expect ${c.expect}${c.status ? ` ${c.status.join('|')}` : ''}]: ${problem} -> ${outcome.status} ${outcome.contentType} ${outcome.text.slice(0, 240).replace(/\s+/g, ' ')}`);
+        if (VERBOSE)
+          console.log(
+            `${problem ? 'FAIL' : 'ok  '} ${outcome.status} ${c.name} [${c.expect}] ${outcome.text.slice(0, 160).replace(/\s+/g, ' ')}`,
+          );
+        if (problem)
+          failures.push(
+            `${c.name} [expect ${c.expect}${c.status ? ` ${c.status.join('|')}` : ''}]: ${problem} -> ${outcome.status} ${outcome.contentType} ${outcome.text.slice(0, 240).replace(/\s+/g, ' ')}`,
+          );
       } catch (error) {
         const e = error as NodeJS.ErrnoException;
-        failures.push(`${c.name} [expect ${c.expect}]: connection failed -> ${e.code ?? ''} ${e.message}${(e as { reusedSocket?: boolean }).reusedSocket === false ? ' (fresh socket)' : ''}`);
+        failures.push(
+          `${c.name} [expect ${c.expect}]: connection failed -> ${e.code ?? ''} ${e.message}${(e as { reusedSocket?: boolean }).reusedSocket === false ? ' (fresh socket)' : ''}`,
+        );
       }
     }
   };
@@ -142,12 +153,19 @@ afterAll(async () => {
 
 describe(`bad input (BAD_INPUT_SEED=${SEED} BAD_INPUT_CASES=${COUNT})`, () => {
   it('answers every generated case with a 2xx or a 4xx as expected, 4xx always a JSON error with a message', async () => {
-    expect(Number.isInteger(SEED) && Number.isInteger(COUNT) && COUNT > 0, 'BAD_INPUT_SEED and BAD_INPUT_CASES must be integers').toBe(true);
+    expect(Number.isInteger(SEED) && Number.isInteger(COUNT) && COUNT > 0, 'BAD_INPUT_SEED and BAD_INPUT_CASES must be integers').toBe(
+      true,
+    );
     const cases = generateCases(SEED, COUNT);
     const started = Date.now();
     const { failures, statuses } = await runAll(cases);
-    const summary = [...statuses.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(' ');
-    console.log(`bad input: ${cases.length} cases in ${Date.now() - started} ms (seed ${SEED}): ${summary}; ${retriedOnFreshSocket} resent after a reused keep-alive socket was closed`);
+    const summary = [...statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, n]) => `${status}×${n}`)
+      .join(' ');
+    console.log(
+      `bad input: ${cases.length} cases in ${Date.now() - started} ms (seed ${SEED}): ${summary}; ${retriedOnFreshSocket} resent after a reused keep-alive socket was closed`,
+    );
     if (failures.length > 0) {
       const header = `${failures.length} of ${cases.length} bad-input cases failed. Replay: BAD_INPUT_SEED=${SEED} BAD_INPUT_CASES=${COUNT} npx vitest run test/bad-input.e2e.ts`;
       expect.fail(`${header}\n${failures.join('\n')}`);
@@ -157,8 +175,13 @@ describe(`bad input (BAD_INPUT_SEED=${SEED} BAD_INPUT_CASES=${COUNT})`, () => {
   it('is still alive afterwards and still applies a valid 1688 push', async () => {
     const live = await api(t.baseUrl, 'GET', '/health/live', undefined, null);
     expect(live.status).toBe(200);
-    const supplierOrderId = `1675${String(SEED >>> 0).padStart(10, '0').slice(-10)}0001`;
-    const pushed = await push1688(t.baseUrl, orderMessage({ msgId: `9${String(Date.now())}`, orderId: supplierOrderId, status: 'waitsellersend' }));
+    const supplierOrderId = `1675${String(SEED >>> 0)
+      .padStart(10, '0')
+      .slice(-10)}0001`;
+    const pushed = await push1688(
+      t.baseUrl,
+      orderMessage({ msgId: `9${String(Date.now())}`, orderId: supplierOrderId, status: 'waitsellersend' }),
+    );
     expect(pushed.status).toBe(200);
     const order = await eventually(
       async () => {
@@ -176,10 +199,19 @@ describe(`bad input (BAD_INPUT_SEED=${SEED} BAD_INPUT_CASES=${COUNT})`, () => {
     for (const queue of (queues.body?.queues ?? []) as { name: string; failed: number; deadLettered: number }[]) {
       if (queue.name.endsWith('-dead') || (queue.failed === 0 && queue.deadLettered === 0)) continue;
       const letters = await api(t.baseUrl, 'GET', `/queues/${encodeURIComponent(queue.name)}/dead-letters?limit=1000`);
-      const lines = ((letters.body?.items ?? []) as { jobId: string; failedReason: string; data?: { topic?: string; changes?: { status?: unknown; occurredAt?: unknown }[] } }[]).map(
-        (item) => `  ${item.jobId} topic=${JSON.stringify(item.data?.topic)} change=${JSON.stringify(item.data?.changes?.[0] ?? null)}: ${item.failedReason}`,
+      const lines = (
+        (letters.body?.items ?? []) as {
+          jobId: string;
+          failedReason: string;
+          data?: { topic?: string; changes?: { status?: unknown; occurredAt?: unknown }[] };
+        }[]
+      ).map(
+        (item) =>
+          `  ${item.jobId} topic=${JSON.stringify(item.data?.topic)} change=${JSON.stringify(item.data?.changes?.[0] ?? null)}: ${item.failedReason}`,
       );
-      console.warn(`bad input: queue ${queue.name} failed=${queue.failed} deadLettered=${queue.deadLettered} (answered 2xx, never applied)\n${lines.join('\n')}`);
+      console.warn(
+        `bad input: queue ${queue.name} failed=${queue.failed} deadLettered=${queue.deadLettered} (answered 2xx, never applied)\n${lines.join('\n')}`,
+      );
     }
   }, 30_000);
 });

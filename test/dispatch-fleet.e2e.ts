@@ -19,7 +19,14 @@ afterEach(async () => {
 
 async function fleet(label: string, rateLimit = 500, timeouts = { callMs: 5_000, lockMs: 10_000 }) {
   const names = isolatedNames(label);
-  const supplier: SpawnedFakeSupplierApi = await spawnFakeSupplierApi({ latencyMs: 15, latencyJitterMs: 10, rateLimit: 600, error5xx: 0.03, closeConnection: 0.02, seed: 42 });
+  const supplier: SpawnedFakeSupplierApi = await spawnFakeSupplierApi({
+    latencyMs: 15,
+    latencyJitterMs: 10,
+    rateLimit: 600,
+    error5xx: 0.03,
+    closeConnection: 0.02,
+    seed: 42,
+  });
   cleanups.push(() => supplier.stop());
   const env = {
     EXTERNAL_API_URL: supplier.url,
@@ -63,11 +70,15 @@ async function fleet(label: string, rateLimit = 500, timeouts = { callMs: 5_000,
     return Object.fromEntries(rows.map((row) => [row.status, row.n])) as Record<string, number>;
   };
   const allSettled = (timeoutMs: number) =>
-    eventually(async () => {
-      const now = await counts();
-      if (process.env.DEBUG_FLEET) console.error(JSON.stringify(now));
-      return (now.COMPLETED ?? 0) + (now.FAILED ?? 0) === ORDERS ? now : undefined;
-    }, timeoutMs, 'every order COMPLETED or FAILED');
+    eventually(
+      async () => {
+        const now = await counts();
+        if (process.env.DEBUG_FLEET) console.error(JSON.stringify(now));
+        return (now.COMPLETED ?? 0) + (now.FAILED ?? 0) === ORDERS ? now : undefined;
+      },
+      timeoutMs,
+      'every order COMPLETED or FAILED',
+    );
   return { supplier, workers, startWorker, createOrders, allSettled };
 }
 
@@ -117,7 +128,8 @@ describe('dispatch across a fleet of processes', () => {
     expect(final).toEqual({ COMPLETED: ORDERS });
     const { stats, extraCalls } = await expectOneSideEffectPerOrder(supplier);
     // 409: a retry that reached the API while the timed-out call was still there.
-    const faults = (stats.answers['503'] ?? 0) + (stats.answers.close ?? 0) + (stats.answers['close-before'] ?? 0) + (stats.answers['409'] ?? 0);
+    const faults =
+      (stats.answers['503'] ?? 0) + (stats.answers.close ?? 0) + (stats.answers['close-before'] ?? 0) + (stats.answers['409'] ?? 0);
     // Beyond the faults, only calls in flight in a killed worker are made again (same key).
     expect(extraCalls).toBeLessThanOrEqual(faults + kills * CONCURRENCY);
   });

@@ -34,7 +34,11 @@ afterEach(() => {
 
 /** The Idempotency-Key the supplier sees for an order id (the contract's encoding). */
 function encodeKey(id: string): string {
-  return [...Buffer.from(id, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(id, 'utf8')]
+    .map((b) =>
+      /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 async function order(id: string) {
@@ -42,14 +46,23 @@ async function order(id: string) {
 }
 
 function settled(id: string, status = 'COMPLETED', timeoutMs = 15_000) {
-  return eventually(async () => {
-    const current = await order(id);
-    return current.status === status ? current : undefined;
-  }, timeoutMs, `order ${id} to be ${status}`);
+  return eventually(
+    async () => {
+      const current = await order(id);
+      return current.status === status ? current : undefined;
+    },
+    timeoutMs,
+    `order ${id} to be ${status}`,
+  );
 }
 
 async function events(id: string) {
-  return (await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}/events`)).body.items as { kind: string; toStatus: string | null; attempt: number | null; reason: string | null }[];
+  return (await api(t.baseUrl, 'GET', `/orders/${encodeURIComponent(id)}/events`)).body.items as {
+    kind: string;
+    toStatus: string | null;
+    attempt: number | null;
+    reason: string | null;
+  }[];
 }
 
 describe('dispatch', () => {
@@ -96,7 +109,9 @@ describe('dispatch', () => {
       const page = await api(t.baseUrl, 'GET', '/queues/order-dispatch/dead-letters');
       return page.body.items.length > 0 ? page.body : undefined;
     });
-    expect(letters.items).toEqual([expect.objectContaining({ jobId: 'order-D-4', attemptsMade: 1, failedReason: expect.stringContaining('422') })]);
+    expect(letters.items).toEqual([
+      expect.objectContaining({ jobId: 'order-D-4', attemptsMade: 1, failedReason: expect.stringContaining('422') }),
+    ]);
   });
 
   it('dead-letters an order after DISPATCH_MAX_ATTEMPTS, then a retry sends it again with the same key, once', async () => {
@@ -134,7 +149,10 @@ describe('dispatch', () => {
   it('merges the EXTERNAL order of 1688 messages that came first, keeping every message and the newest status', async () => {
     // The next supplier order id the fake will hand out.
     const next = String(ID_BASE + BigInt(supplier.stats().sideEffects + 1));
-    expect((await push1688(t.baseUrl, orderMessage({ msgId: 9001, orderId: next, status: 'waitsellersend', sentAt: '2026-11-20 10:00:00' }))).status).toBe(200);
+    expect(
+      (await push1688(t.baseUrl, orderMessage({ msgId: 9001, orderId: next, status: 'waitsellersend', sentAt: '2026-11-20 10:00:00' })))
+        .status,
+    ).toBe(200);
     const placeholder = await eventually(async () => {
       const list = await api(t.baseUrl, 'GET', `/orders?supplierOrderId=${next}`);
       return list.body.items[0];
@@ -190,7 +208,9 @@ describe('dispatch', () => {
     try {
       // R-1: claimed, then its job was lost (Redis lost it, or the claimer died before queueing).
       // R-2: claimed, its job still waiting in the queue.
-      await t.db.query(`INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-1', 'PROCESSING', '{}', now() - interval '1 minute'), ('R-2', 'PROCESSING', '{}', now() - interval '1 minute')`);
+      await t.db.query(
+        `INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-1', 'PROCESSING', '{}', now() - interval '1 minute'), ('R-2', 'PROCESSING', '{}', now() - interval '1 minute')`,
+      );
       await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-2', payloadJson: '{}' }, { jobId: dispatchJobId('R-2'), attempts: 3 });
       expect(await recovery.recoverExpired()).toEqual({ extended: 1, reported: 0, requeued: 1 });
       // Both now hold a fresh lease: recovery at once again finds nothing.
@@ -211,19 +231,32 @@ describe('dispatch', () => {
     // The service's worker stands aside; one of our own takes the job by hand and finishes it.
     const serviceWorker = t.service.app.get(WorkerRegistry).workerOf(ORDER_DISPATCH_QUEUE) as Worker;
     await serviceWorker.pause();
-    const hand = new Worker(ORDER_DISPATCH_QUEUE, null, { connection: { url: TEST_REDIS_URL }, prefix: t.config.queuePrefix, autorun: false });
+    const hand = new Worker(ORDER_DISPATCH_QUEUE, null, {
+      connection: { url: TEST_REDIS_URL },
+      prefix: t.config.queuePrefix,
+      autorun: false,
+    });
     try {
-      await t.db.query(`INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-3', 'PROCESSING', '{}', now() - interval '1 minute')`);
+      await t.db.query(
+        `INSERT INTO orders (id, status, payload, lease_until) VALUES ('R-3', 'PROCESSING', '{}', now() - interval '1 minute')`,
+      );
       await queue.add(DISPATCH_ORDER_JOB, { orderId: 'R-3', payloadJson: '{}' }, { jobId: dispatchJobId('R-3'), attempts: 3 });
       const job = await hand.getNextJob('hand-token');
       expect(job?.id).toBe(dispatchJobId('R-3'));
       // Its call was answered and its result lost: what lease recovery must not answer with a second call.
-      const result = { orderId: 'R-3', outcome: 'completed', attempt: 1, supplierOrderId: '167539019439999999', error: null, at: new Date().toISOString() };
+      const result = {
+        orderId: 'R-3',
+        outcome: 'completed',
+        attempt: 1,
+        supplierOrderId: '167539019439999999',
+        error: null,
+        at: new Date().toISOString(),
+      };
       await job?.moveToCompleted({ outcome: 'completed', result }, 'hand-token', false);
       expect(await recovery.recoverExpired()).toEqual({ extended: 0, reported: 1, requeued: 0 });
     } finally {
       await hand.close();
-      serviceWorker.resume();
+      void serviceWorker.resume();
     }
     const done = await settled('R-3');
     expect(done.supplierOrderId).toBe('167539019439999999');
@@ -233,7 +266,21 @@ describe('dispatch', () => {
   it('sends every id the API accepts, integer-looking, long, non-ASCII or with "%", once each under its own key', async () => {
     supplier.reset();
     const long = '订'.repeat(128);
-    const ids = ['1001', '0042', '-5', '1e3', '9007199254740993', ' x ', '%20x%20', 'a:b', 'x'.repeat(128), long, '😀'.repeat(128), 'a/b?c#d', "it's"];
+    const ids = [
+      '1001',
+      '0042',
+      '-5',
+      '1e3',
+      '9007199254740993',
+      ' x ',
+      '%20x%20',
+      'a:b',
+      'x'.repeat(128),
+      long,
+      '😀'.repeat(128),
+      'a/b?c#d',
+      "it's",
+    ];
     const created = await api(t.baseUrl, 'POST', '/orders/batch', { orders: ids.map((id) => ({ id, payload: { n: 1 } })) });
     expect(created).toMatchObject({ status: 200, body: { created: ids.length } });
     for (const id of ids) {
@@ -282,11 +329,17 @@ describe('dispatch', () => {
     await api(t.baseUrl, 'POST', '/orders/batch', { orders: ids.map((id) => ({ id, payload: {} })) });
     await eventually(async () => (supplier.stats().calls > 50 ? true : undefined));
     // What a Postgres restart does to a client: every connection of the service dies at once.
-    await t.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-    await eventually(async () => {
-      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE id LIKE 'cut-%' AND status = 'COMPLETED'`);
-      return rows[0].n === ids.length ? true : undefined;
-    }, 30_000, 'every order COMPLETED after the connections were cut');
+    await t.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    await eventually(
+      async () => {
+        const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE id LIKE 'cut-%' AND status = 'COMPLETED'`);
+        return rows[0].n === ids.length ? true : undefined;
+      },
+      30_000,
+      'every order COMPLETED after the connections were cut',
+    );
     expect(supplier.stats()).toMatchObject({ sideEffects: ids.length, duplicateSideEffects: 0 });
   });
 });

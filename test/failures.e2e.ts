@@ -41,12 +41,23 @@ describe('order-events failures', () => {
     // An order for the bad message's supplier order exists, so its history can show why.
     await push1688(t.baseUrl, orderMessage({ msgId: 4100, orderId: '900001', status: 'waitbuyerpay' }));
     await eventually(async () => ((await inboxRow('4100')) ? true : undefined));
-    const job = await events.add(APPLY_MESSAGES_JOB, { messages: [message('bad-1', 'not a date', '900001'), message('good-1', new Date().toISOString(), '900002')] }, { jobId: 'batch-content', attempts: 3 });
+    const job = await events.add(
+      APPLY_MESSAGES_JOB,
+      { messages: [message('bad-1', 'not a date', '900001'), message('good-1', new Date().toISOString(), '900002')] },
+      { jobId: 'batch-content', attempts: 3 },
+    );
 
     const bad = await eventually(() => inboxRow('bad-1'), 15_000, 'bad message recorded');
-    expect(bad).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/cannot be applied: its time "not a date" is not a date/) });
-    await eventually(async () => ((await t.db.query(`SELECT 1 FROM orders WHERE supplier_order_id = '900002'`)).rows.length === 1 ? true : undefined));
-    const history = await t.db.query(`SELECT outcome, reason FROM order_history h JOIN orders o ON o.id = h.order_id WHERE o.supplier_order_id = '900001' AND h.message_id = 'bad-1'`);
+    expect(bad).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringMatching(/cannot be applied: its time "not a date" is not a date/),
+    });
+    await eventually(async () =>
+      (await t.db.query(`SELECT 1 FROM orders WHERE supplier_order_id = '900002'`)).rows.length === 1 ? true : undefined,
+    );
+    const history = await t.db.query(
+      `SELECT outcome, reason FROM order_history h JOIN orders o ON o.id = h.order_id WHERE o.supplier_order_id = '900001' AND h.message_id = 'bad-1'`,
+    );
     expect(history.rows).toEqual([{ outcome: 'ignored', reason: expect.stringMatching(/not a date/) }]);
     expect(await (await events.getJob(job.id as string))?.getState()).toBe('completed');
     expect(await deadLetters.getJobCounts()).toMatchObject({ waiting: 0 });
@@ -54,7 +65,17 @@ describe('order-events failures', () => {
 
   it('isolates a message that Postgres refuses (NUL in an id): recorded as ignored, its neighbours applied', async () => {
     const refused = message('nul-1', new Date().toISOString(), '9000\u000003');
-    const job = await events.add(APPLY_MESSAGES_JOB, { messages: [message('n-good-1', new Date().toISOString(), '900004'), refused, message('n-good-2', new Date().toISOString(), '900005')] }, { jobId: 'batch-nul' });
+    const job = await events.add(
+      APPLY_MESSAGES_JOB,
+      {
+        messages: [
+          message('n-good-1', new Date().toISOString(), '900004'),
+          refused,
+          message('n-good-2', new Date().toISOString(), '900005'),
+        ],
+      },
+      { jobId: 'batch-nul' },
+    );
     const row = await eventually(() => inboxRow('nul-1'), 15_000, 'refused message recorded');
     expect(row).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/cannot be applied/) });
     expect((await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE supplier_order_id IN ('900004', '900005')`)).rows[0].n).toBe(2);
@@ -79,10 +100,14 @@ describe('order-events failures', () => {
       await locker.query('ROLLBACK');
       locker.release();
     }
-    const applied = await eventually(async () => {
-      const completed = await events.getJobs(['completed'], 0, -1);
-      return completed.find((j) => j.data.messages.some((m) => m.messageId === '424242'));
-    }, 20_000, 'retried message');
+    const applied = await eventually(
+      async () => {
+        const completed = await events.getJobs(['completed'], 0, -1);
+        return completed.find((j) => j.data.messages.some((m) => m.messageId === '424242'));
+      },
+      20_000,
+      'retried message',
+    );
     // Started twice (or more), yet only the completing attempt counts: the outage used none.
     expect(applied.attemptsStarted).toBeGreaterThanOrEqual(2);
     expect(applied.attemptsMade).toBe(1);
@@ -107,22 +132,31 @@ describe('a Postgres that refuses connections for longer than the attempts would
     const name = short.config.databaseUrl.split('/').pop() as string;
     await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
     // The service's connections only (application_name ordersync), not this test's.
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ordersync'`, [name]);
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ordersync'`, [
+      name,
+    ]);
     const acked: number[] = [];
     try {
       for (let i = 0; i < 30; i++) {
-        const answer = await push1688(short.baseUrl, orderMessage({ msgId: 8800 + i, orderId: `91000000000000${i % 10}`, status: 'waitsellersend' }));
+        const answer = await push1688(
+          short.baseUrl,
+          orderMessage({ msgId: 8800 + i, orderId: `91000000000000${i % 10}`, status: 'waitsellersend' }),
+        );
         if (answer.status === 200) acked.push(8800 + i);
       }
       expect(acked.length).toBe(30);
       // Well past what 8 attempts with backoff would allow if each try used one (1+2+4+... s).
       const queue = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: short.config.queuePrefix });
       try {
-        await eventually(async () => {
-          const metrics = await (await fetch(`${short.baseUrl}/metrics`)).text();
-          const deferred = /ordersync_jobs_deferred_total\{queue="order-events",reason="infrastructure"\} (\d+)/.exec(metrics);
-          return deferred && Number(deferred[1]) >= 1 ? true : undefined;
-        }, 20_000, 'jobs deferred');
+        await eventually(
+          async () => {
+            const metrics = await (await fetch(`${short.baseUrl}/metrics`)).text();
+            const deferred = /ordersync_jobs_deferred_total\{queue="order-events",reason="infrastructure"\} (\d+)/.exec(metrics);
+            return deferred && Number(deferred[1]) >= 1 ? true : undefined;
+          },
+          20_000,
+          'jobs deferred',
+        );
         const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'failed']);
         expect(jobs.every((job) => job.attemptsMade === 0)).toBe(true);
         expect(await queue.getFailedCount()).toBe(0);
@@ -133,7 +167,11 @@ describe('a Postgres that refuses connections for longer than the attempts would
       await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
       await admin.end();
     }
-    await eventually(async () => ((await short.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n === 30 ? true : undefined), 30_000, 'every acknowledged message applied');
+    await eventually(
+      async () => ((await short.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n === 30 ? true : undefined),
+      30_000,
+      'every acknowledged message applied',
+    );
     const dlq = new Queue(deadLetterQueueOf(ORDER_EVENTS_QUEUE), { connection: { url: TEST_REDIS_URL }, prefix: short.config.queuePrefix });
     try {
       expect(await dlq.getWaitingCount()).toBe(0);

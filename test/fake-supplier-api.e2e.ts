@@ -19,7 +19,12 @@ interface Reply {
 async function post(url: string, key: string | null, body: unknown, init: { signal?: AbortSignal } = {}): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== null) headers['idempotency-key'] = key;
-  const response = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body), signal: init.signal });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: init.signal,
+  });
   const text = await response.text();
   let json: any;
   try {
@@ -68,7 +73,14 @@ describe('fake supplier API (in process)', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
 
     expect(api.stats()).toMatchObject({ calls: 2, sideEffects: 1, replays: 1, duplicateSideEffects: 0, inFlight: 0, keys: 1 });
-    expect(api.keyStats('o-1')).toMatchObject({ seen: true, calls: 2, sideEffects: 1, maxConcurrent: 1, inFlight: false, answer: { status: 201, body: first.json } });
+    expect(api.keyStats('o-1')).toMatchObject({
+      seen: true,
+      calls: 2,
+      sideEffects: 1,
+      maxConcurrent: 1,
+      inFlight: false,
+      answer: { status: 201, body: first.json },
+    });
   });
 
   it('answers 400 to requests without a key, JSON, or order id, and 405 to other methods', async () => {
@@ -141,7 +153,11 @@ describe('fake supplier API (in process)', () => {
     expect(stored.headers.get('idempotent-replayed')).toBe('true');
 
     expect(() => api.script('s-bad', ['201', 'teapot' as never])).toThrow(/unknown answer/);
-    expect(api.stats()).toMatchObject({ sideEffects: 4, duplicateSideEffects: 0, answers: { '503': 1, '429': 1, close: 2, garbage: 1, '422': 2 } });
+    expect(api.stats()).toMatchObject({
+      sideEffects: 4,
+      duplicateSideEffects: 0,
+      answers: { '503': 1, '429': 1, close: 2, garbage: 1, '422': 2 },
+    });
   });
 
   it('enforces the rate limit with a token bucket: a burst of twice the limit gets 429s with Retry-After', async () => {
@@ -153,7 +169,7 @@ describe('fake supplier API (in process)', () => {
     expect(accepted).toBeGreaterThanOrEqual(20);
     expect(accepted).toBeLessThan(30);
     for (const r of limited) expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(Number.isInteger(Number(limited[0]!.headers.get('retry-after')))).toBe(true);
+    expect(Number.isInteger(Number(limited[0].headers.get('retry-after')))).toBe(true);
     const stats = api.stats();
     expect(stats.rejectedForRate).toBe(limited.length);
     expect(stats.sideEffects).toBe(accepted);
@@ -189,7 +205,12 @@ describe('fake supplier API (in process)', () => {
       'c-2': { calls: 1, sideEffects: 1, concurrent: 0, maxConcurrent: 1 },
     });
     expect(((await (await fetch(`${api.baseUrl}/_stats`)).json()) as FakeSupplierStats).perKey).toBeUndefined();
-    expect(await (await fetch(`${api.baseUrl}/_stats/keys/c-1`)).json()).toMatchObject({ key: 'c-1', calls: 2, sideEffects: 1, maxConcurrent: 2 });
+    expect(await (await fetch(`${api.baseUrl}/_stats/keys/c-1`)).json()).toMatchObject({
+      key: 'c-1',
+      calls: 2,
+      sideEffects: 1,
+      maxConcurrent: 2,
+    });
     const before = api.keyStats('c-1').answer!.body.supplierOrderId as string;
 
     expect((await fetch(`${api.baseUrl}/_reset`, { method: 'POST' })).status).toBe(200);

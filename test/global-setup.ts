@@ -9,7 +9,9 @@ export default async function setup(): Promise<void> {
     await client.connect();
     await client.query('SELECT 1');
   } catch (error) {
-    throw new Error(`The tests need PostgreSQL at ${ADMIN_DATABASE_URL} (docker compose up -d postgres): ${(error as Error).message}`);
+    throw new Error(`The tests need PostgreSQL at ${ADMIN_DATABASE_URL} (docker compose up -d postgres): ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -18,7 +20,9 @@ export default async function setup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`The tests need Redis at ${TEST_REDIS_URL} (docker compose up -d redis): ${(error as Error).message}`);
+    throw new Error(`The tests need Redis at ${TEST_REDIS_URL} (docker compose up -d redis): ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     redis.disconnect();
   }

@@ -40,9 +40,15 @@ describe('the contract vector', () => {
   });
 
   it('accepts the contract vector as 1688 sends it and applies it, order id digit for digit', async () => {
-    const answer = await push1688(vector.baseUrl, VECTOR_MESSAGE, { body: `message=${encodeURIComponent(VECTOR_MESSAGE)}&_aop_signature=607268A312164B246810C1E4D054C0710D03D9FC` });
+    const answer = await push1688(vector.baseUrl, VECTOR_MESSAGE, {
+      body: `message=${encodeURIComponent(VECTOR_MESSAGE)}&_aop_signature=607268A312164B246810C1E4D054C0710D03D9FC`,
+    });
     expect(answer).toMatchObject({ status: 200, body: { success: true, msgId: '123' } });
-    const order = await eventually(() => (async () => (await api(vector.baseUrl, 'GET', '/orders?supplierOrderId=167539019420540000')).body.items[0])(), 10_000, 'vector order');
+    const order = await eventually(
+      () => (async () => (await api(vector.baseUrl, 'GET', '/orders?supplierOrderId=167539019420540000')).body.items[0])(),
+      10_000,
+      'vector order',
+    );
     expect(order).toMatchObject({ status: 'EXTERNAL', supplierOrderId: '167539019420540000', supplierStatus: 'waitsellersend' });
   });
 
@@ -50,14 +56,16 @@ describe('the contract vector', () => {
     const body = `message=${encodeURIComponent(VECTOR_MESSAGE)}&_aop_signature=607268a312164b246810c1e4d054c0710d03d9fc`;
     expect((await push1688(vector.baseUrl, VECTOR_MESSAGE, { body })).status).toBe(200);
   });
-
 });
 
 describe('POST /webhooks/1688', () => {
   it('accepts the signature in the query string, as 1688 may send it', async () => {
     const form = new URLSearchParams(form1688(VECTOR_MESSAGE));
     const signature = form.get('_aop_signature') as string;
-    const answer = await push1688(t.baseUrl, VECTOR_MESSAGE, { query: `_aop_signature=${signature}`, body: `message=${encodeURIComponent(VECTOR_MESSAGE)}` });
+    const answer = await push1688(t.baseUrl, VECTOR_MESSAGE, {
+      query: `_aop_signature=${signature}`,
+      body: `message=${encodeURIComponent(VECTOR_MESSAGE)}`,
+    });
     expect(answer.status).toBe(200);
   });
 
@@ -120,10 +128,17 @@ describe('POST /webhooks/1688', () => {
     };
     const answers = await Promise.all(ids.map((id) => pushOnce(orderMessage({ msgId: msgId(), orderId: id, status: 'waitsellersend' }))));
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    const applied = await eventually(async () => {
-      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM orders WHERE supplier_order_id = ANY($1) AND supplier_status = 'waitsellersend'`, [ids]);
-      return rows[0].n === 1_000 ? rows[0].n : undefined;
-    }, 30_000, '1,000 orders applied');
+    const applied = await eventually(
+      async () => {
+        const { rows } = await t.db.query(
+          `SELECT count(*)::int AS n FROM orders WHERE supplier_order_id = ANY($1) AND supplier_status = 'waitsellersend'`,
+          [ids],
+        );
+        return rows[0].n === 1_000 ? rows[0].n : undefined;
+      },
+      30_000,
+      '1,000 orders applied',
+    );
     expect(applied).toBe(1_000);
   });
 
@@ -131,12 +146,16 @@ describe('POST /webhooks/1688', () => {
     const [a, b] = [supplierOrderId(), supplierOrderId()];
     const message = `{"msgId":${msgId()},"type":"ORDER_BATCH_PAY","gmtBorn":${Date.now()},"data":{"batchPay":[{"orderId":${a},"status":"waitsellersend"},{"orderId":${b},"status":"waitsellersend"}]}}`;
     expect((await push1688(t.baseUrl, message)).status).toBe(200);
-    await eventually(async () => ((await orderBySupplierId(a))?.supplierStatus === 'waitsellersend' && (await orderBySupplierId(b)) ? true : undefined));
+    await eventually(async () =>
+      (await orderBySupplierId(a))?.supplierStatus === 'waitsellersend' && (await orderBySupplierId(b)) ? true : undefined,
+    );
   });
 
   it('keeps an unknown currentStatus instead of rejecting it', async () => {
     const id = supplierOrderId();
-    expect((await push1688(t.baseUrl, orderMessage({ msgId: msgId(), orderId: id, status: 'confirm_goods_and_has_subsidy_v9' }))).status).toBe(200);
+    expect(
+      (await push1688(t.baseUrl, orderMessage({ msgId: msgId(), orderId: id, status: 'confirm_goods_and_has_subsidy_v9' }))).status,
+    ).toBe(200);
     await eventually(async () => ((await orderBySupplierId(id))?.supplierStatus === 'confirm_goods_and_has_subsidy_v9' ? true : undefined));
   });
 
@@ -145,7 +164,9 @@ describe('POST /webhooks/1688', () => {
     const answer = await push1688(t.baseUrl, `{"msgId":${id},"type":"LOGISTICS_BUYER_VIEW_TRACE","gmtBorn":1,"data":{"foo":1}}`);
     expect(answer.status).toBe(200);
     const row = await eventually(async () => {
-      const { rows } = await t.db.query(`SELECT outcome, reason FROM inbox_messages WHERE source = '1688' AND message_id = $1`, [String(id)]);
+      const { rows } = await t.db.query(`SELECT outcome, reason FROM inbox_messages WHERE source = '1688' AND message_id = $1`, [
+        String(id),
+      ]);
       return rows[0];
     });
     expect(row).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/not one the service acts on/) });
@@ -156,14 +177,24 @@ describe('bad input to POST /webhooks/1688', () => {
   const good = () => orderMessage({ msgId: msgId(), orderId: supplierOrderId(), status: 'waitbuyerpay' });
 
   it.each([
-    ['a wrong signature', () => ({ body: `message=${encodeURIComponent(VECTOR_MESSAGE)}&_aop_signature=607268A312164B246810C1E4D054C0710D03D9FD` }), 401, /does not match/],
+    [
+      'a wrong signature',
+      () => ({ body: `message=${encodeURIComponent(VECTOR_MESSAGE)}&_aop_signature=607268A312164B246810C1E4D054C0710D03D9FD` }),
+      401,
+      /does not match/,
+    ],
     ['no signature', () => ({ body: `message=${encodeURIComponent(VECTOR_MESSAGE)}` }), 401, /missing/],
     ['a signature made with another secret', () => ({ body: form1688(VECTOR_MESSAGE, 'not-the-secret') }), 401, /does not match/],
     ['an empty body', () => ({ body: '' }), 401, /missing/],
     ['message that is not JSON', () => ({ body: form1688('{"msgId":') }), 400, /not valid JSON/],
     ['a message without msgId', () => ({ body: form1688('{"type":"ORDER_X","data":{"orderId":1}}') }), 400, /invalid 1688 message/],
     ['a message without type', () => ({ body: form1688('{"msgId":1,"data":{"orderId":1}}') }), 400, /invalid 1688 message/],
-    ['data of the wrong shape', () => ({ body: form1688('{"msgId":1,"type":"ORDER_BUYER_VIEW_ORDER_PAY","data":{"orderId":"x"}}') }), 400, /invalid/],
+    [
+      'data of the wrong shape',
+      () => ({ body: form1688('{"msgId":1,"type":"ORDER_BUYER_VIEW_ORDER_PAY","data":{"orderId":"x"}}') }),
+      400,
+      /invalid/,
+    ],
     ['a signed empty message', () => ({ body: form1688('') }), 400, /message is required/],
     ['message given twice', () => ({ body: `${form1688(VECTOR_MESSAGE)}&message=x` }), 401, /does not match/],
   ])('answers %s with a 4xx and a JSON error', async (_name, make, status, message) => {
@@ -190,7 +221,12 @@ describe('bad input to POST /webhooks/1688', () => {
     expect((await push1688(t.baseUrl, '', { body: form1688(sqlMsgId) })).status).toBe(400);
     const answer = await pushGeneric(
       t.baseUrl,
-      JSON.stringify({ eventId: "ev-'; DROP TABLE orders; --", orderId: "订单-'; DELETE FROM orders; --🚀", status: '已发货', occurredAt: new Date().toISOString() }),
+      JSON.stringify({
+        eventId: "ev-'; DROP TABLE orders; --",
+        orderId: "订单-'; DELETE FROM orders; --🚀",
+        status: '已发货',
+        occurredAt: new Date().toISOString(),
+      }),
     );
     expect(answer.status).toBe(200);
     const order = await eventually(async () => {
@@ -203,7 +239,13 @@ describe('bad input to POST /webhooks/1688', () => {
 
 describe('POST /webhooks/orders', () => {
   const event = (overrides: Record<string, unknown> = {}) =>
-    JSON.stringify({ eventId: `ev-${msgId()}`, orderId: `G-${msgId()}`, status: 'shipped', occurredAt: new Date().toISOString(), ...overrides });
+    JSON.stringify({
+      eventId: `ev-${msgId()}`,
+      orderId: `G-${msgId()}`,
+      status: 'shipped',
+      occurredAt: new Date().toISOString(),
+      ...overrides,
+    });
 
   it('accepts a signed event and applies it', async () => {
     const body = event({ orderId: 'G-applied', supplierOrderId: 'S-77' });

@@ -31,7 +31,18 @@ function deadLetter(messageId: string, supplierOrderId: string) {
     ],
   };
   const jobId = `batch-${messageId}`;
-  return { jobId, letter: { queue: ORDER_EVENTS_QUEUE, jobId, name: APPLY_MESSAGES_JOB, data, attemptsMade: 8, failedReason: 'a bug', failedAt: new Date().toISOString() } };
+  return {
+    jobId,
+    letter: {
+      queue: ORDER_EVENTS_QUEUE,
+      jobId,
+      name: APPLY_MESSAGES_JOB,
+      data,
+      attemptsMade: 8,
+      failedReason: 'a bug',
+      failedAt: new Date().toISOString(),
+    },
+  };
 }
 
 /** Parses Prometheus text into series → value, failing on any line that is not the format. */
@@ -41,7 +52,7 @@ function parsePrometheus(text: string): Map<string, number> {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
     if (!match) throw new Error(`not Prometheus text: ${line}`);
-    series.set(match[1] as string, Number(match[2]));
+    series.set(match[1], Number(match[2]));
   }
   return series;
 }
@@ -78,19 +89,32 @@ describe('health', () => {
     // An API-only instance: nothing applies the messages, so they wait in the queue.
     const apiOnly = await startTestService('ops_backlog', { ROLE: 'api', BACKLOG_MAX_WAITING: '5', PUBLISH_BATCH_WINDOW_MS: '0' });
     try {
-      for (let i = 0; i < 8; i++) expect((await push1688(apiOnly.baseUrl, orderMessage({ msgId: 7000 + i, orderId: `88800000000000${i}`, status: 'waitbuyerpay' }))).status).toBe(200);
+      for (let i = 0; i < 8; i++)
+        expect(
+          (await push1688(apiOnly.baseUrl, orderMessage({ msgId: 7000 + i, orderId: `88800000000000${i}`, status: 'waitbuyerpay' })))
+            .status,
+        ).toBe(200);
       const queues = await eventually(async () => {
         const answer = await api(apiOnly.baseUrl, 'GET', '/queues', undefined, null);
         const events = answer.body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_QUEUE);
         return events?.waiting === 8 ? answer : undefined;
       });
-      expect(queues.body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_QUEUE)).toMatchObject({ waiting: 8, active: 0, deadLettered: 0, oldestWaitingAgeMs: expect.any(Number) });
+      expect(queues.body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_QUEUE)).toMatchObject({
+        waiting: 8,
+        active: 0,
+        deadLettered: 0,
+        oldestWaitingAgeMs: expect.any(Number),
+      });
       expect((await api(apiOnly.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
       const backlog = await eventually(async () => {
         const answer = await api(apiOnly.baseUrl, 'GET', '/health/backlog', undefined, null);
         return answer.status === 503 ? answer : undefined;
       });
-      expect(backlog.body.details.backlog).toMatchObject({ status: 'down', maxWaiting: 5, over: [{ queue: ORDER_EVENTS_QUEUE, waiting: 8 }] });
+      expect(backlog.body.details.backlog).toMatchObject({
+        status: 'down',
+        maxWaiting: 5,
+        over: [{ queue: ORDER_EVENTS_QUEUE, waiting: 8 }],
+      });
       // ROLE=api ran no job: nothing was applied and no worker listens on any queue.
       const events = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: apiOnly.config.queuePrefix });
       try {
@@ -100,7 +124,9 @@ describe('health', () => {
         await events.close();
       }
       expect((await apiOnly.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n).toBe(0);
-      await eventually(async () => ((await api(apiOnly.baseUrl, 'GET', '/health/backlog', undefined, null)).status === 200 ? true : undefined));
+      await eventually(async () =>
+        (await api(apiOnly.baseUrl, 'GET', '/health/backlog', undefined, null)).status === 200 ? true : undefined,
+      );
     } finally {
       await apiOnly.stop();
     }
@@ -111,7 +137,12 @@ describe('health', () => {
     try {
       const { jobId, letter } = deadLetter('old-1', '777000000000099');
       await deadLetters.add(APPLY_MESSAGES_JOB, letter, { jobId, timestamp: Date.now() - 7 * 24 * 3_600_000 });
-      await eventually(async () => ((await api(t.baseUrl, 'GET', '/queues', undefined, null)).body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_DLQ)?.waiting === 1 ? true : undefined));
+      await eventually(async () =>
+        (await api(t.baseUrl, 'GET', '/queues', undefined, null)).body.queues.find((q: { name: string }) => q.name === ORDER_EVENTS_DLQ)
+          ?.waiting === 1
+          ? true
+          : undefined,
+      );
       expect((await api(t.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
       expect((await api(t.baseUrl, 'GET', '/health/backlog', undefined, null)).status).toBe(200);
     } finally {
@@ -135,7 +166,11 @@ describe('GET /queues', () => {
       });
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ asOf: expect.any(String), snapshotAgeMs: expect.any(Number) });
-      expect(answer.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(queueSpecs({ orderEventsPartitions: 1 }).map((q) => q.name).sort());
+      expect(answer.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(
+        queueSpecs({ orderEventsPartitions: 1 })
+          .map((q) => q.name)
+          .sort(),
+      );
       for (const queue of answer.body.queues) {
         expect(Object.keys(queue).sort()).toEqual(['active', 'deadLettered', 'delayed', 'failed', 'name', 'oldestWaitingAgeMs', 'waiting']);
       }
@@ -166,16 +201,24 @@ describe('dead-letter routes', () => {
       const retried = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/batch-dl-1/retry`, {}, ADMIN_KEY);
       expect(retried).toMatchObject({ status: 200, body: { retried: 'batch-dl-1' } });
       expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/batch-dl-1/retry`, {}, ADMIN_KEY)).status).toBe(404);
-      await eventually(async () => ((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id = 'dl-1'`)).rows.length === 1 ? true : undefined));
+      await eventually(async () =>
+        (await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id = 'dl-1'`)).rows.length === 1 ? true : undefined,
+      );
 
       expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, API_KEY)).status).toBe(403);
-      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(200);
-      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(404);
+      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(
+        200,
+      );
+      expect((await api(t.baseUrl, 'DELETE', `/queues/${ORDER_EVENTS_DLQ}/dead-letters/batch-dl-4`, undefined, ADMIN_KEY)).status).toBe(
+        404,
+      );
 
       expect((await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/retry-all`, {}, API_KEY)).status).toBe(403);
       const all = await api(t.baseUrl, 'POST', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters/retry-all`, {}, ADMIN_KEY);
       expect(all.body).toEqual({ retried: 2, failed: [] });
-      await eventually(async () => ((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id IN ('dl-2', 'dl-3')`)).rows.length === 2 ? true : undefined));
+      await eventually(async () =>
+        (await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id IN ('dl-2', 'dl-3')`)).rows.length === 2 ? true : undefined,
+      );
       expect((await t.db.query(`SELECT 1 FROM inbox_messages WHERE message_id = 'dl-4'`)).rows).toEqual([]);
       expect((await api(t.baseUrl, 'GET', `/queues/${ORDER_EVENTS_QUEUE}/dead-letters`)).body.total).toBe(0);
       expect((await api(t.baseUrl, 'GET', `/queues/no-such-queue/dead-letters`)).status).toBe(404);
@@ -191,7 +234,8 @@ describe('GET /metrics', () => {
     const accepted = 'ordersync_webhook_messages_total{source="1688",outcome="accepted",reason=""}';
     const rejected = 'ordersync_webhook_messages_total{source="1688",outcome="rejected",reason="signature"}';
     const applied = 'ordersync_messages_applied_total{source="1688",outcome="applied"}';
-    for (let i = 0; i < 3; i++) await push1688(t.baseUrl, orderMessage({ msgId: 5550 + i, orderId: `55500000000000${i}`, status: 'waitbuyerpay' }));
+    for (let i = 0; i < 3; i++)
+      await push1688(t.baseUrl, orderMessage({ msgId: 5550 + i, orderId: `55500000000000${i}`, status: 'waitbuyerpay' }));
     await push1688(t.baseUrl, orderMessage({ msgId: 5559, orderId: '555000000000009', status: 'waitbuyerpay' }), { secret: 'wrong' });
     const after = await eventually(async () => {
       const now = parsePrometheus((await api(t.baseUrl, 'GET', '/metrics', undefined, null)).body);
@@ -199,11 +243,15 @@ describe('GET /metrics', () => {
     });
     expect((after.get(accepted) ?? 0) - (before.get(accepted) ?? 0)).toBe(3);
     expect((after.get(rejected) ?? 0) - (before.get(rejected) ?? 0)).toBe(1);
-    expect(after.get('ordersync_http_request_duration_seconds_count{method="POST",route="/webhooks/1688",status_code="200"}')).toBeGreaterThanOrEqual(3);
+    expect(
+      after.get('ordersync_http_request_duration_seconds_count{method="POST",route="/webhooks/1688",status_code="200"}'),
+    ).toBeGreaterThanOrEqual(3);
     expect(after.get('ordersync_queue_jobs{queue="order-events",state="waiting"}')).toEqual(expect.any(Number));
     expect(after.get('ordersync_db_pool_connections{state="in_use"}')).toEqual(expect.any(Number));
     expect(after.get('ordersync_supplier_status_lag_seconds_count')).toBeGreaterThanOrEqual(3);
-    expect([...after.keys()].some((key) => key.startsWith('ordersync_job_duration_seconds_count{queue="order-events",outcome="completed"}'))).toBe(true);
+    expect(
+      [...after.keys()].some((key) => key.startsWith('ordersync_job_duration_seconds_count{queue="order-events",outcome="completed"}')),
+    ).toBe(true);
   });
 });
 
@@ -240,17 +288,27 @@ describe('protected routes', () => {
 
   it('serves the dashboard to an admin key, also as a basic-auth password', async () => {
     expect((await api(t.baseUrl, 'GET', '/admin/queues', undefined, ADMIN_KEY)).status).toBe(200);
-    const basic = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_KEY}`).toString('base64')}` } });
+    const basic = await fetch(`${t.baseUrl}/admin/queues/api/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_KEY}`).toString('base64')}` },
+    });
     expect(basic.status).toBe(200);
   });
 
   it('serves the OpenAPI document', async () => {
     const docs = await api(t.baseUrl, 'GET', '/docs-json', undefined, null);
     expect(docs.status).toBe(200);
-    expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/webhooks/1688', '/webhooks/orders', '/orders', '/orders/{id}', '/dispatch/run', '/queues']));
+    expect(Object.keys(docs.body.paths)).toEqual(
+      expect.arrayContaining(['/webhooks/1688', '/webhooks/orders', '/orders', '/orders/{id}', '/dispatch/run', '/queues']),
+    );
     // The webhooks' error answers and the real DTOs are in the document.
     expect(Object.keys(docs.body.paths['/webhooks/1688'].post.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
-    expect(Object.keys(docs.body.components.schemas.GenericOrderEventDto.properties).sort()).toEqual(['eventId', 'occurredAt', 'orderId', 'status', 'supplierOrderId']);
+    expect(Object.keys(docs.body.components.schemas.GenericOrderEventDto.properties).sort()).toEqual([
+      'eventId',
+      'occurredAt',
+      'orderId',
+      'status',
+      'supplierOrderId',
+    ]);
   });
 
   it('gives every request an id, sent back as X-Request-Id (kept when the caller sends one)', async () => {

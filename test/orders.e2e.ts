@@ -16,7 +16,14 @@ describe('POST /orders', () => {
   it('creates (201), answers the same order again (200), and refuses another payload (409)', async () => {
     const first = await api(t.baseUrl, 'POST', '/orders', { id: 'A-1001', payload: { sku: 'x', qty: 2 } });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ id: 'A-1001', status: 'PENDING', payload: { sku: 'x', qty: 2 }, attempts: 0, lastError: null, supplierOrderId: null });
+    expect(first.body).toMatchObject({
+      id: 'A-1001',
+      status: 'PENDING',
+      payload: { sku: 'x', qty: 2 },
+      attempts: 0,
+      lastError: null,
+      supplierOrderId: null,
+    });
 
     const again = await api(t.baseUrl, 'POST', '/orders', { id: 'A-1001', payload: { qty: 2, sku: 'x' } });
     expect(again.status).toBe(200);
@@ -64,7 +71,13 @@ describe('POST /orders/batch', () => {
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ created: 1_000, existing: 0, conflicts: 0 });
 
-    const second = await api(t.baseUrl, 'POST', '/orders/batch', { orders: [{ id: 'batch-0', payload: { i: 0 } }, { id: 'batch-1', payload: { i: 'other' } }, { id: 'batch-new', payload: {} }] });
+    const second = await api(t.baseUrl, 'POST', '/orders/batch', {
+      orders: [
+        { id: 'batch-0', payload: { i: 0 } },
+        { id: 'batch-1', payload: { i: 'other' } },
+        { id: 'batch-new', payload: {} },
+      ],
+    });
     expect(second.body).toMatchObject({ created: 1, existing: 1, conflicts: 1 });
     expect(second.body.results.map((r: { outcome: string }) => r.outcome)).toEqual(['existing', 'conflict', 'created']);
   });
@@ -72,7 +85,12 @@ describe('POST /orders/batch', () => {
   it('refuses more than 1,000 orders, and the same id twice in one request', async () => {
     const orders = Array.from({ length: 1_001 }, (_, i) => ({ id: `too-many-${i}`, payload: {} }));
     expect((await api(t.baseUrl, 'POST', '/orders/batch', { orders })).status).toBe(400);
-    const twice = await api(t.baseUrl, 'POST', '/orders/batch', { orders: [{ id: 'dup', payload: {} }, { id: 'dup', payload: {} }] });
+    const twice = await api(t.baseUrl, 'POST', '/orders/batch', {
+      orders: [
+        { id: 'dup', payload: {} },
+        { id: 'dup', payload: {} },
+      ],
+    });
     expect(twice.status).toBe(400);
     expect(twice.body.message).toMatch(/more than once/);
   });
@@ -103,7 +121,9 @@ describe('GET /orders', () => {
   it('filters by status, supplier status, supplier order id and update time', async () => {
     await t.db.query(`UPDATE orders SET supplier_order_id = 'SUP-1', supplier_status = 'waitbuyerpay' WHERE id = 'batch-5'`);
     expect((await api(t.baseUrl, 'GET', '/orders?supplierOrderId=SUP-1')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
-    expect((await api(t.baseUrl, 'GET', '/orders?supplierStatus=waitbuyerpay')).body.items.map((o: { id: string }) => o.id)).toEqual(['batch-5']);
+    expect((await api(t.baseUrl, 'GET', '/orders?supplierStatus=waitbuyerpay')).body.items.map((o: { id: string }) => o.id)).toEqual([
+      'batch-5',
+    ]);
     const pending = await api(t.baseUrl, 'GET', '/orders?status=PENDING&limit=5');
     expect(pending.body.items).toHaveLength(5);
     expect(pending.body.items.every((o: { status: string }) => o.status === 'PENDING')).toBe(true);

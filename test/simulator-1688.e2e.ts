@@ -87,9 +87,10 @@ async function startReceiver(options: { decide?: Decide; latencyMs?: number; sec
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
     if (req.method !== 'POST' || req.url !== '/webhooks/1688') return reject(res, 404, `${req.method} ${req.url}`);
-    if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return reject(res, 415, `content-type ${req.headers['content-type']}`);
+    if (req.headers['content-type'] !== 'application/x-www-form-urlencoded')
+      return reject(res, 415, `content-type ${req.headers['content-type']}`);
     const params = new URLSearchParams(raw);
-    if ([...params.keys()].sort().join(',') !== '_aop_signature,message') return reject(res, 400, `fields ${[...params.keys()]}`);
+    if ([...params.keys()].sort().join(',') !== '_aop_signature,message') return reject(res, 400, `fields ${[...params.keys()].join(',')}`);
     const message = params.get('message')!;
     const signature = params.get('_aop_signature')!;
     if (!/^[0-9A-F]{40}$/.test(signature)) return reject(res, 401, `signature not upper-case hex: ${signature}`);
@@ -102,8 +103,10 @@ async function startReceiver(options: { decide?: Decide; latencyMs?: number; sec
     if (!msgId || !orderId) return reject(res, 400, `no msgId/orderId in ${message}`);
     const parsed = JSON.parse(message);
     const { type, gmtBorn, userInfo, data } = parsed;
-    if (Object.keys(parsed).join(',') !== 'msgId,type,gmtBorn,userInfo,data') return reject(res, 400, `keys ${Object.keys(parsed)}`);
-    if (Object.keys(data).join(',') !== 'orderId,currentStatus,msgSendTime,buyerMemberId,sellerMemberId') return reject(res, 400, `data keys ${Object.keys(data)}`);
+    if (Object.keys(parsed).join(',') !== 'msgId,type,gmtBorn,userInfo,data')
+      return reject(res, 400, `keys ${Object.keys(parsed).join(',')}`);
+    if (Object.keys(data).join(',') !== 'orderId,currentStatus,msgSendTime,buyerMemberId,sellerMemberId')
+      return reject(res, 400, `data keys ${Object.keys(data).join(',')}`);
     if (!/^b2b-/.test(userInfo) || data.buyerMemberId !== 'b2b-1' || data.sellerMemberId !== 'b2b-2') return reject(res, 400, 'member ids');
     if (typeof gmtBorn !== 'number' || !Number.isInteger(gmtBorn)) return reject(res, 400, 'gmtBorn');
 
@@ -126,7 +129,8 @@ async function startReceiver(options: { decide?: Decide; latencyMs?: number; sec
     records.push({ ...base, answer });
     if (answer === 'destroy') return req.socket.destroy();
     if (answer === 'hold') return;
-    const reply = () => res.writeHead(answer, { 'content-type': 'application/json' }).end(answer < 300 ? '{"success":true}' : '{"error":"try again"}');
+    const reply = () =>
+      res.writeHead(answer, { 'content-type': 'application/json' }).end(answer < 300 ? '{"success":true}' : '{"error":"try again"}');
     if (options.latencyMs) setTimeout(reply, options.latencyMs);
     else reply();
   };
@@ -190,7 +194,8 @@ const acknowledgedUnique = (records: Received[]) => {
 /** Each order's newest status by msgSendTime, as the receiver recorded it. */
 const newestByOrder = (unique: Received[]) => {
   const out: Record<string, string> = {};
-  for (const [orderId, list] of groupBy(unique, (r) => r.orderId)) out[orderId] = list.reduce((a, b) => (b.sentAt > a.sentAt ? b : a)).status;
+  for (const [orderId, list] of groupBy(unique, (r) => r.orderId))
+    out[orderId] = list.reduce((a, b) => (b.sentAt > a.sentAt ? b : a)).status;
   return out;
 };
 
@@ -258,7 +263,9 @@ describe('1688 push simulator', () => {
     const duplicates = acks.length - unique.length;
     expect(report.duplicatesSent).toBeGreaterThan(0);
     expect(duplicates).toBe(report.duplicatesSent);
-    expect([...msgIdBodies.values()].filter((copies) => copies.filter((c) => c.answer === 200).length === 2).length).toBe(report.duplicatesSent);
+    expect([...msgIdBodies.values()].filter((copies) => copies.filter((c) => c.answer === 200).length === 2).length).toBe(
+      report.duplicatesSent,
+    );
 
     // Reordering: a later message of an order arrived before an earlier one.
     let inversions = 0;
@@ -291,7 +298,15 @@ describe('1688 push simulator', () => {
   });
 
   it('replays the same message sequence for the same seed, and another for another seed', async () => {
-    const common = { appSecret: SECRET, count: 12, duplicateRate: 0.2, reorderRate: 0.3, cancelRate: 0.3, startTime: '2026-03-01T00:00:00Z', msgIdBase: 5_000_000 };
+    const common = {
+      appSecret: SECRET,
+      count: 12,
+      duplicateRate: 0.2,
+      reorderRate: 0.3,
+      cancelRate: 0.3,
+      startTime: '2026-03-01T00:00:00Z',
+      msgIdBase: 5_000_000,
+    };
     const run = async (seed: number) => {
       const receiver = await startReceiver();
       const report = await runSimulator({ ...common, seed, target: receiver.baseUrl, rate: 0, concurrency: 1 });
@@ -327,7 +342,14 @@ describe('1688 push simulator', () => {
       expect(supplierOrderIds[0]).toBe(String(BigInt(DEFAULT_ID_BASE) + 1n));
 
       const receiver = await startReceiver();
-      const report = await runSimulator({ target: receiver.baseUrl, appSecret: SECRET, ids: supplierOrderIds, rate: 0, cancelRate: 0, seed: 9 });
+      const report = await runSimulator({
+        target: receiver.baseUrl,
+        appSecret: SECRET,
+        ids: supplierOrderIds,
+        rate: 0,
+        cancelRate: 0,
+        seed: 9,
+      });
       expect(report.failed).toBe(0);
       expect(new Set(receiver.records.map((r) => r.orderId))).toEqual(new Set(supplierOrderIds));
       expect(report.lastStatusByOrder).toEqual(Object.fromEntries(supplierOrderIds.map((id) => [id, 'success'])));
@@ -348,7 +370,18 @@ describe('1688 push simulator', () => {
         return 200;
       },
     });
-    const report = await runSimulator({ target: receiver.baseUrl, appSecret: SECRET, count: 6, cancelRate: 0, seed: 11, msgIdBase: 100, rate: 0, retries: 3, retryBaseMs: 40, timeoutMs: 300 });
+    const report = await runSimulator({
+      target: receiver.baseUrl,
+      appSecret: SECRET,
+      count: 6,
+      cancelRate: 0,
+      seed: 11,
+      msgIdBase: 100,
+      rate: 0,
+      retries: 3,
+      retryBaseMs: 40,
+      timeoutMs: 300,
+    });
 
     const attempts = receiver.records.filter((r) => r.msgId === alwaysDown);
     expect(attempts.length).toBe(4);
@@ -357,7 +390,9 @@ describe('1688 push simulator', () => {
     expect(gaps[2]).toBeGreaterThan(gaps[0]);
 
     expect(report.failed).toBe(1);
-    expect(report.failures).toEqual([expect.objectContaining({ msgId: Number(alwaysDown), attempts: 4, lastError: expect.stringContaining('HTTP 500') })]);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ msgId: Number(alwaysDown), attempts: 4, lastError: expect.stringContaining('HTTP 500') }),
+    ]);
     expect(report.acknowledged).toBe(report.sent - 1);
     expect(report.retried).toBe(3 + 1 + 1);
     expect(report.responses).toMatchObject({ '500': 4, ETIMEDOUT: 1 });
@@ -375,7 +410,15 @@ describe('1688 push simulator', () => {
     expect(paced.records.at(-1)!.at - paced.records[0].at).toBeGreaterThanOrEqual(280);
 
     const slow = await startReceiver({ latencyMs: 15 });
-    const bounded = await runSimulator({ target: slow.baseUrl, appSecret: SECRET, count: 10, cancelRate: 0, rate: 0, concurrency: 3, seed: 2 });
+    const bounded = await runSimulator({
+      target: slow.baseUrl,
+      appSecret: SECRET,
+      count: 10,
+      cancelRate: 0,
+      rate: 0,
+      concurrency: 3,
+      seed: 2,
+    });
     expect(bounded.failed).toBe(0);
     expect(slow.maxInFlight).toBeLessThanOrEqual(3);
     expect(slow.maxInFlight).toBeGreaterThanOrEqual(2);
@@ -384,7 +427,15 @@ describe('1688 push simulator', () => {
 
     const controller = new AbortController();
     const stopping = await startReceiver({ decide: (_msgId, _previous, r) => (r.arrival === 9 ? (controller.abort(), 503) : 200) });
-    const aborted = await runSimulator({ target: stopping.baseUrl, appSecret: SECRET, count: 20, rate: 200, concurrency: 2, seed: 3, signal: controller.signal });
+    const aborted = await runSimulator({
+      target: stopping.baseUrl,
+      appSecret: SECRET,
+      count: 20,
+      rate: 200,
+      concurrency: 2,
+      seed: 3,
+      signal: controller.signal,
+    });
     expect(aborted.aborted).toBe(true);
     expect(aborted.notSent).toBeGreaterThan(0);
     expect(aborted.acknowledged + aborted.failed).toBe(aborted.sent);
@@ -408,13 +459,30 @@ describe('1688 push simulator', () => {
     const receiver = await startReceiver({ decide: (msgId) => (msgId === String(refused.msgId) ? 500 : 200) });
     const openApi = await startFake1688OpenApi({ appSecret: SECRET });
     try {
-      const report = await runSimulator({ ...common, target: receiver.baseUrl, openApi: openApi.baseUrl, dropRate: 0.25, dropMsgIds: ['3000002'], rate: 0, retries: 3, retryBaseMs: 5 });
+      const report = await runSimulator({
+        ...common,
+        target: receiver.baseUrl,
+        openApi: openApi.baseUrl,
+        dropRate: 0.25,
+        dropMsgIds: ['3000002'],
+        rate: 0,
+        retries: 3,
+        retryBaseMs: 5,
+      });
       expect(receiver.rejected).toEqual([]);
       expect(receiver.records.filter((r) => dropped.has(r.msgId))).toEqual([]);
-      expect(receiver.records.filter((r) => r.msgId === String(refused.msgId)).length).toBe(4 * (plan.deliveries.filter((d) => d.msgId === refused.msgId).length));
+      expect(receiver.records.filter((r) => r.msgId === String(refused.msgId)).length).toBe(
+        4 * plan.deliveries.filter((d) => d.msgId === refused.msgId).length,
+      );
       expect(report.dropped).toBe(plan.deliveries.filter((d) => d.dropped).length);
       expect(report.sent + report.dropped + report.notSent).toBe(plan.deliveries.length);
-      expect(report).toMatchObject({ droppedMessages: dropped.size, unacknowledgedMessages: dropped.size + 1, handedToStore: dropped.size + 1, storeErrors: [], ordersRegistered: 10 });
+      expect(report).toMatchObject({
+        droppedMessages: dropped.size,
+        unacknowledgedMessages: dropped.size + 1,
+        handedToStore: dropped.size + 1,
+        storeErrors: [],
+        ordersRegistered: 10,
+      });
       expect(report.handedToStoreByReason).toEqual({ dropped: dropped.size, failed: 1, notSent: 0 });
       // The dropped and the given-up message are held by 1688, unconfirmed, exactly as pushed.
       const held = openApi.messages({ pendingOnly: true });
@@ -434,11 +502,39 @@ describe('1688 push simulator', () => {
     expect(() => parseCliArgs(['--secret', 's', '--count', '5', '--bogus', '1'], {})).toThrow(/unknown flag --bogus/);
     expect(() => parseCliArgs(['--secret', 's', '--count', '5', '--duplicate-rate', '2'], {})).toThrow(/duplicateRate/);
     expect(() => parseCliArgs(['--secret', 's', '--ids', '12,012'], {})).toThrow(/ids\[1\]/);
-    const parsed = parseCliArgs(['--secret=s', '--ids', '167539019420540001, 167539019420540002', '--rate', '500', '--reorder-rate', '0.1', '--json'], {});
-    expect(parsed).toMatchObject({ json: true, options: { appSecret: 's', ids: ['167539019420540001', '167539019420540002'], rate: 500, reorderRate: 0.1, target: 'http://127.0.0.1:3000' } });
+    const parsed = parseCliArgs(
+      ['--secret=s', '--ids', '167539019420540001, 167539019420540002', '--rate', '500', '--reorder-rate', '0.1', '--json'],
+      {},
+    );
+    expect(parsed).toMatchObject({
+      json: true,
+      options: {
+        appSecret: 's',
+        ids: ['167539019420540001', '167539019420540002'],
+        rate: 500,
+        reorderRate: 0.1,
+        target: 'http://127.0.0.1:3000',
+      },
+    });
     expect(parseCliArgs(['--count', '1'], { ALIBABA_APP_SECRET: 'from-env' }).options.appSecret).toBe('from-env');
     expect(
-      parseCliArgs(['--secret', 's', '--count', '3', '--open-api', 'http://127.0.0.1:4100', '--drop-rate', '0.1', '--drop-msg-ids', '5,6', '--silent-change-rate', '0.2'], {}).options,
+      parseCliArgs(
+        [
+          '--secret',
+          's',
+          '--count',
+          '3',
+          '--open-api',
+          'http://127.0.0.1:4100',
+          '--drop-rate',
+          '0.1',
+          '--drop-msg-ids',
+          '5,6',
+          '--silent-change-rate',
+          '0.2',
+        ],
+        {},
+      ).options,
     ).toMatchObject({ openApi: 'http://127.0.0.1:4100', dropRate: 0.1, dropMsgIds: ['5', '6'], silentChangeRate: 0.2 });
     expect(() => parseCliArgs(['--secret', 's', '--count', '3', '--open-api', 'ftp://x'], {})).toThrow(/openApi/);
     expect(() => parseCliArgs(['--secret', 's', '--count', '3', '--drop-rate', '1.5'], {})).toThrow(/dropRate/);
@@ -456,7 +552,23 @@ describe('1688 push simulator', () => {
         if (child.exitCode === null) child.kill('SIGKILL');
       });
     };
-    const ok = await cli(['--target', receiver.baseUrl, '--secret', SECRET, '--count', '15', '--rate', '0', '--duplicate-rate', '0.2', '--reorder-rate', '0.2', '--seed', '5', '--json']);
+    const ok = await cli([
+      '--target',
+      receiver.baseUrl,
+      '--secret',
+      SECRET,
+      '--count',
+      '15',
+      '--rate',
+      '0',
+      '--duplicate-rate',
+      '0.2',
+      '--reorder-rate',
+      '0.2',
+      '--seed',
+      '5',
+      '--json',
+    ]);
     expect(ok.code).toBe(0);
     const report = JSON.parse(ok.stdout) as SimulatorReport;
     expect(report).toMatchObject({ orders: 15, failed: 0, seed: 5 });

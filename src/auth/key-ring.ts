@@ -11,7 +11,10 @@ export class KeyRing {
   private readonly keys: { key: Buffer; role: KeyRole }[];
 
   constructor(config: { apiKeys: string[]; adminApiKeys: string[] }) {
-    this.keys = [...config.adminApiKeys.map((key) => ({ key: Buffer.from(key), role: 'admin' as const })), ...config.apiKeys.map((key) => ({ key: Buffer.from(key), role: 'client' as const }))];
+    this.keys = [
+      ...config.adminApiKeys.map((key) => ({ key: Buffer.from(key), role: 'admin' as const })),
+      ...config.apiKeys.map((key) => ({ key: Buffer.from(key), role: 'client' as const })),
+    ];
   }
 
   /** The role of a key given, or null when it is none of ours. */

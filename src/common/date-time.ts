@@ -31,7 +31,8 @@ export function parseDateTime(text: string): number | null {
   return utc.getTime() + millis - offsetMinutes * 60_000;
 }
 
-export const DATE_TIME_MESSAGE = 'must be an ISO-8601 date-time such as 2026-11-22T08:00:00Z (a calendar date; UTC when no offset is given)';
+export const DATE_TIME_MESSAGE =
+  'must be an ISO-8601 date-time such as 2026-11-22T08:00:00Z (a calendar date; UTC when no offset is given)';
 
 /** class-validator: a date-time {@link parseDateTime} reads. */
 export function IsDateTime(options?: ValidationOptions): PropertyDecorator {

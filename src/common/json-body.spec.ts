@@ -14,7 +14,14 @@ describe('jsonDepth', () => {
 describe('parseJsonBody', () => {
   it('parses JSON and refuses empty, malformed and too deep bodies with a 400', () => {
     expect(parseJsonBody(Buffer.from('{"a":1}'))).toEqual({ value: { a: 1 } });
-    for (const bad of ['', '  ', '{"a":', '['.repeat(100) + ']'.repeat(100), '{"a":{"__proto__":{"x":1}}}', '{"constructor":{"prototype":{}}}']) {
+    for (const bad of [
+      '',
+      '  ',
+      '{"a":',
+      '['.repeat(100) + ']'.repeat(100),
+      '{"a":{"__proto__":{"x":1}}}',
+      '{"constructor":{"prototype":{}}}',
+    ]) {
       expect(parseJsonBody(Buffer.from(bad)).error).toBeInstanceOf(BadRequestException);
     }
   });

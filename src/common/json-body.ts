@@ -55,6 +55,7 @@ function refusePrototypeKeys(key: string, value: unknown): unknown {
 }
 
 /** Characters Postgres cannot store in text or jsonb: NUL, and UTF-16 surrogates without a pair. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres refuses.
 export const STORABLE_TEXT = /^[^\u0000\p{Cs}]*$/u;
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL or unpaired surrogate characters';
 

@@ -40,6 +40,7 @@ export function unstorableNumberReason(text: string): string | null {
   if (!match) return `${text} is not a JSON number`;
   const digits = (match[1]?.length ?? 0) + (match[2]?.length ?? 0);
   const exponent = Math.abs(Number(match[3] ?? 0));
-  if (digits > MAX_NUMBER_DIGITS || exponent > MAX_NUMBER_DIGITS) return `the number ${text.slice(0, 20)}… is too large (at most ${MAX_NUMBER_DIGITS} digits and exponent ${MAX_NUMBER_DIGITS})`;
+  if (digits > MAX_NUMBER_DIGITS || exponent > MAX_NUMBER_DIGITS)
+    return `the number ${text.slice(0, 20)}… is too large (at most ${MAX_NUMBER_DIGITS} digits and exponent ${MAX_NUMBER_DIGITS})`;
   return null;
 }

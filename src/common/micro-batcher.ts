@@ -85,7 +85,7 @@ export async function applyOrSplit<T, R>(
     const settled: PromiseSettledResult<R>[] = [];
     for (const item of items) {
       try {
-        settled.push({ status: 'fulfilled', value: (await apply([item]))[0] as R });
+        settled.push({ status: 'fulfilled', value: (await apply([item]))[0] });
       } catch (error) {
         settled.push({ status: 'rejected', reason: itemError(error) });
       }

@@ -20,6 +20,11 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 export function assertValid(instance: object, what: string): void {
   const errors = validateSync(instance, { forbidUnknownValues: true });
   if (errors.length > 0) {
-    throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: `invalid ${what}`, details: flattenValidationErrors(errors) });
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `invalid ${what}`,
+      details: flattenValidationErrors(errors),
+    });
   }
 }

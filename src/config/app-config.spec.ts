@@ -64,11 +64,21 @@ describe('loadConfig', () => {
     try {
       writeFileSync(join(dir, 'webhook'), 'a-webhook-secret-from-a-file\n');
       writeFileSync(join(dir, 'keys'), 'file-client-key-0123456789');
-      const { config } = loadConfig({ ...PRODUCTION, WEBHOOK_SECRET: '', WEBHOOK_SECRET_FILE: join(dir, 'webhook'), API_KEYS: '', API_KEYS_FILE: join(dir, 'keys') });
+      const { config } = loadConfig({
+        ...PRODUCTION,
+        WEBHOOK_SECRET: '',
+        WEBHOOK_SECRET_FILE: join(dir, 'webhook'),
+        API_KEYS: '',
+        API_KEYS_FILE: join(dir, 'keys'),
+      });
       expect(config.webhookSecret).toBe('a-webhook-secret-from-a-file');
       expect(config.apiKeys).toEqual(['file-client-key-0123456789']);
-      expect(() => loadConfig({ ...PRODUCTION, WEBHOOK_SECRET_FILE: join(dir, 'webhook') })).toThrow(/WEBHOOK_SECRET and WEBHOOK_SECRET_FILE are both set/);
-      expect(() => loadConfig({ ...PRODUCTION, WEBHOOK_SECRET: '', WEBHOOK_SECRET_FILE: join(dir, 'missing') })).toThrow(/WEBHOOK_SECRET_FILE names a file that cannot be read \(ENOENT\)/);
+      expect(() => loadConfig({ ...PRODUCTION, WEBHOOK_SECRET_FILE: join(dir, 'webhook') })).toThrow(
+        /WEBHOOK_SECRET and WEBHOOK_SECRET_FILE are both set/,
+      );
+      expect(() => loadConfig({ ...PRODUCTION, WEBHOOK_SECRET: '', WEBHOOK_SECRET_FILE: join(dir, 'missing') })).toThrow(
+        /WEBHOOK_SECRET_FILE names a file that cannot be read \(ENOENT\)/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

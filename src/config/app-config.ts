@@ -99,7 +99,15 @@ export const MIN_SECRET_LENGTH = 16;
 const LENGTH_CHECKED = new Set<SecretName>(['API_KEYS', 'ADMIN_API_KEYS', 'ALIBABA_APP_SECRET', 'WEBHOOK_SECRET']);
 
 /** Variables that may be given as a file instead (`<NAME>_FILE`), for secrets mounted by Docker or Kubernetes. */
-export const FILE_VARIABLES = ['API_KEYS', 'ADMIN_API_KEYS', 'ALIBABA_APP_KEY', 'ALIBABA_APP_SECRET', 'WEBHOOK_SECRET', 'DATABASE_URL', 'REDIS_URL'] as const;
+export const FILE_VARIABLES = [
+  'API_KEYS',
+  'ADMIN_API_KEYS',
+  'ALIBABA_APP_KEY',
+  'ALIBABA_APP_SECRET',
+  'WEBHOOK_SECRET',
+  'DATABASE_URL',
+  'REDIS_URL',
+] as const;
 
 export interface LoadedConfig {
   config: AppConfig;
@@ -141,9 +149,15 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     const value = env[name]?.trim();
     if (value) {
       if (production) {
-        for (const piece of name.endsWith('_KEYS') ? value.split(',').map((k) => k.trim()).filter(Boolean) : [value]) {
+        for (const piece of name.endsWith('_KEYS')
+          ? value
+              .split(',')
+              .map((k) => k.trim())
+              .filter(Boolean)
+          : [value]) {
           if (PLACEHOLDERS.has(piece.toLowerCase())) errors.push(`${name} holds a placeholder or development value; set a real one`);
-          else if (LENGTH_CHECKED.has(name) && piece.length < MIN_SECRET_LENGTH) errors.push(`${name} ${name.endsWith('_KEYS') ? 'holds a key' : 'is'} shorter than ${MIN_SECRET_LENGTH} characters`);
+          else if (LENGTH_CHECKED.has(name) && piece.length < MIN_SECRET_LENGTH)
+            errors.push(`${name} ${name.endsWith('_KEYS') ? 'holds a key' : 'is'} shorter than ${MIN_SECRET_LENGTH} characters`);
         }
       }
       return value;
@@ -223,7 +237,10 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
   }
   for (const replaced of ['BACKLOG_READY_THRESHOLD', 'BACKLOG_READY_MAX_AGE_MS']) {
-    if (env[replaced]?.trim()) errors.push(`${replaced} is gone: readiness no longer looks at the backlog; set BACKLOG_MAX_WAITING / BACKLOG_MAX_AGE_MS for /health/backlog`);
+    if (env[replaced]?.trim())
+      errors.push(
+        `${replaced} is gone: readiness no longer looks at the backlog; set BACKLOG_MAX_WAITING / BACKLOG_MAX_AGE_MS for /health/backlog`,
+      );
   }
 
   const config: AppConfig = {
@@ -273,7 +290,9 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
   };
 
   if (config.dispatchLockMs <= config.externalApiTimeoutMs) {
-    errors.push(`DISPATCH_LOCK_MS (${config.dispatchLockMs}) must be longer than EXTERNAL_API_TIMEOUT_MS (${config.externalApiTimeoutMs}), or a slow call would be taken over while still in flight`);
+    errors.push(
+      `DISPATCH_LOCK_MS (${config.dispatchLockMs}) must be longer than EXTERNAL_API_TIMEOUT_MS (${config.externalApiTimeoutMs}), or a slow call would be taken over while still in flight`,
+    );
   }
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return { config, devFallbacks };

@@ -15,12 +15,19 @@ export class DashboardModule {
     return {
       module: DashboardModule,
       imports: [
-        BullBoardModule.forRoot({ route: DASHBOARD_ROUTE, adapter: FastifyAdapter, boardOptions: { uiConfig: { boardTitle: 'ordersync' } } }),
+        BullBoardModule.forRoot({
+          route: DASHBOARD_ROUTE,
+          adapter: FastifyAdapter,
+          boardOptions: { uiConfig: { boardTitle: 'ordersync' } },
+        }),
         BullBoardModule.forFeature(
           ...specs.map((spec) => ({
             name: spec.name,
             adapter: BullMQAdapter,
-            options: { readOnlyMode: false, description: spec.kind === 'dead-letter' ? 'dead letters: retry through /queues/:name/dead-letters' : undefined },
+            options: {
+              readOnlyMode: false,
+              description: spec.kind === 'dead-letter' ? 'dead letters: retry through /queues/:name/dead-letters' : undefined,
+            },
           })),
         ),
       ],

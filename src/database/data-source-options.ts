@@ -10,7 +10,10 @@ import { OrderHistory1733000000000 } from './migrations/1733000000000-order-hist
 export const ENTITIES = [OrderEntity, OrderEventEntity, InboxMessageEntity];
 export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000, OrderHistory1733000000000];
 
-export function dataSourceOptions(config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>, poolMax = config.databasePoolMax): DataSourceOptions {
+export function dataSourceOptions(
+  config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>,
+  poolMax = config.databasePoolMax,
+): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.databaseUrl,

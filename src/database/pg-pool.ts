@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 
 /** The node-postgres pool under TypeORM's postgres driver (its `master`), for metrics and error listening. */
 export function pgPoolOf(dataSource: DataSource): pg.Pool | null {
-  return ((dataSource.driver as unknown as { master?: pg.Pool }).master ?? null);
+  return (dataSource.driver as unknown as { master?: pg.Pool }).master ?? null;
 }
 
 /**

@@ -3,7 +3,11 @@ import { classifyAnswer, classifyNoAnswer, parseRetryAfter } from './dispatch-an
 
 describe('classifyAnswer', () => {
   it('takes a 2xx as done and the supplier order id digit for digit, string or number', () => {
-    expect(classifyAnswer(201, '{"supplierOrderId":"167539019420540000"}', null)).toEqual({ kind: 'success', supplierOrderId: '167539019420540000', note: null });
+    expect(classifyAnswer(201, '{"supplierOrderId":"167539019420540000"}', null)).toEqual({
+      kind: 'success',
+      supplierOrderId: '167539019420540000',
+      note: null,
+    });
     expect(classifyAnswer(200, '{"supplierOrderId":167539019420540001}', null)).toMatchObject({ supplierOrderId: '167539019420540001' });
     expect(classifyAnswer(204, '', null)).toEqual({ kind: 'success', supplierOrderId: null, note: null });
   });
@@ -15,7 +19,10 @@ describe('classifyAnswer', () => {
   });
 
   it.each([400, 401, 403, 404, 422])('fails %i at once, with the body in the reason', (status) => {
-    expect(classifyAnswer(status, '{"error":"bad sku"}', null)).toEqual({ kind: 'final', reason: `external API answered ${status}: {"error":"bad sku"}` });
+    expect(classifyAnswer(status, '{"error":"bad sku"}', null)).toEqual({
+      kind: 'final',
+      reason: `external API answered ${status}: {"error":"bad sku"}`,
+    });
   });
 
   it.each([408, 409, 425, 500, 502, 503, 504])('retries %i', (status) => {

@@ -17,7 +17,13 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
  * `maxRetryAfterMs` bounds the server's Retry-After: a supplier asking for days (by mistake or
  * not) would otherwise pause dispatch for the whole fleet, or park an order in PROCESSING.
  */
-export function classifyAnswer(status: number, body: string, retryAfter: string | null, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS, now = Date.now()): DispatchAnswer {
+export function classifyAnswer(
+  status: number,
+  body: string,
+  retryAfter: string | null,
+  maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS,
+  now = Date.now(),
+): DispatchAnswer {
   if (status >= 200 && status < 300) return success(body);
   const reason = `external API answered ${status}${describeBody(body)}`;
   if (FINAL_STATUSES.has(status)) return { kind: 'final', reason };

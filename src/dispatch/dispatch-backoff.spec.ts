@@ -41,7 +41,8 @@ describe('idempotencyKey', () => {
 describe('the default retry schedule', () => {
   it('outlasts a supplier that is down for 10 minutes, even with the shortest jitter', () => {
     let waited = 0;
-    for (let attemptsMade = 1; attemptsMade < DEFAULT_DISPATCH_MAX_ATTEMPTS; attemptsMade++) waited += dispatchBackoffMs(attemptsMade, new Error('503'), () => 0);
+    for (let attemptsMade = 1; attemptsMade < DEFAULT_DISPATCH_MAX_ATTEMPTS; attemptsMade++)
+      waited += dispatchBackoffMs(attemptsMade, new Error('503'), () => 0);
     expect(waited).toBeGreaterThan(10 * 60_000);
   });
 });

@@ -40,7 +40,8 @@ export class DispatchClaimsService {
   async claimIds(ids: string[]): Promise<number> {
     if (ids.length === 0 || !this.config.dispatchEnabled) return 0;
     let total = 0;
-    for (let i = 0; i < ids.length; i += this.config.dispatchClaimBatch) total += await this.claim({ ids: ids.slice(i, i + this.config.dispatchClaimBatch) });
+    for (let i = 0; i < ids.length; i += this.config.dispatchClaimBatch)
+      total += await this.claim({ ids: ids.slice(i, i + this.config.dispatchClaimBatch) });
     return total;
   }
 
@@ -58,7 +59,16 @@ export class DispatchClaimsService {
     if (previous && ['completed', 'failed'].includes(await previous.getState())) await previous.remove();
     const reopened = await this.orders.transaction(async (db) => {
       if (!(await this.orders.reopenFailed(db, orderId))) return false;
-      await this.history.append(db, [{ orderId, kind: 'status_change', fromStatus: 'FAILED', toStatus: 'PENDING', outcome: 'applied', reason: 'retried from the dead-letter queue' }]);
+      await this.history.append(db, [
+        {
+          orderId,
+          kind: 'status_change',
+          fromStatus: 'FAILED',
+          toStatus: 'PENDING',
+          outcome: 'applied',
+          reason: 'retried from the dead-letter queue',
+        },
+      ]);
       return true;
     });
     if (reopened) await this.claimIds([orderId]);
@@ -103,12 +113,23 @@ export class DispatchClaimsService {
         const returned = await this.orders.unclaim(db, ids);
         await this.history.append(
           db,
-          returned.map((orderId) => ({ orderId, kind: 'status_change', fromStatus: 'PROCESSING', toStatus: 'PENDING', outcome: 'applied', reason: `dispatch job not queued: ${(cause as Error).message}` })),
+          returned.map((orderId) => ({
+            orderId,
+            kind: 'status_change',
+            fromStatus: 'PROCESSING',
+            toStatus: 'PENDING',
+            outcome: 'applied',
+            reason: `dispatch job not queued: ${(cause as Error).message}`,
+          })),
         );
       });
       this.logger.warn({ msg: 'claimed orders could not be queued; back to PENDING', count: ids.length, err: (cause as Error).message });
     } catch (error) {
-      this.logger.error({ msg: 'claimed orders could not be queued nor given back; lease recovery will queue them', count: ids.length, err: (error as Error).message });
+      this.logger.error({
+        msg: 'claimed orders could not be queued nor given back; lease recovery will queue them',
+        count: ids.length,
+        err: (error as Error).message,
+      });
     }
   }
 }

@@ -50,7 +50,11 @@ export class DispatchResultApplier {
         return 'applied';
       }
       if (order.status !== 'PROCESSING') {
-        event(result, { kind: 'dispatch_attempt', outcome: 'ignored', reason: `result "${result.outcome}" arrived for an order already ${order.status}` });
+        event(result, {
+          kind: 'dispatch_attempt',
+          outcome: 'ignored',
+          reason: `result "${result.outcome}" arrived for an order already ${order.status}`,
+        });
         return 'ignored';
       }
       if (result.outcome === 'failed') {
@@ -58,9 +62,19 @@ export class DispatchResultApplier {
         event(result, { kind: 'status_change', outcome: 'applied', reason: result.error, fromStatus: 'PROCESSING', toStatus: 'FAILED' });
         return 'applied';
       }
-      const note = result.supplierOrderId ? this.link(order, result.supplierOrderId, states, holders, merges, (reason) => event(result, { kind: 'merged', outcome: 'applied', reason })) : null;
+      const note = result.supplierOrderId
+        ? this.link(order, result.supplierOrderId, states, holders, merges, (reason) =>
+            event(result, { kind: 'merged', outcome: 'applied', reason }),
+          )
+        : null;
       Object.assign(order, { status: 'COMPLETED', attempts: result.attempt, lastError: null, changed: true });
-      event(result, { kind: 'status_change', outcome: 'applied', reason: note ?? result.error, fromStatus: 'PROCESSING', toStatus: 'COMPLETED' });
+      event(result, {
+        kind: 'status_change',
+        outcome: 'applied',
+        reason: note ?? result.error,
+        fromStatus: 'PROCESSING',
+        toStatus: 'COMPLETED',
+      });
       return 'applied';
     });
 
@@ -95,9 +109,11 @@ export class DispatchResultApplier {
     }
     const holderId = holders.get(supplierOrderId);
     const holder = holderId === undefined ? undefined : states.get(holderId);
-    if (holder && holder.status !== 'EXTERNAL') return `supplier order ${supplierOrderId} is already linked to order "${holder.id}"; not linked`;
+    if (holder && holder.status !== 'EXTERNAL')
+      return `supplier order ${supplierOrderId} is already linked to order "${holder.id}"; not linked`;
     if (holder) {
-      if (holder.stamp && isNewerStatus(holder.stamp, order.stamp)) Object.assign(order, { supplierStatus: holder.supplierStatus, stamp: holder.stamp });
+      if (holder.stamp && isNewerStatus(holder.stamp, order.stamp))
+        Object.assign(order, { supplierStatus: holder.supplierStatus, stamp: holder.stamp });
       // The placeholder goes before our order takes its supplier id (a unique key).
       merges.push({ from: holder.id, into: order.id });
       states.delete(holder.id);

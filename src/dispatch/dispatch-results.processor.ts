@@ -40,7 +40,11 @@ export class DispatchResultsProcessor extends WorkerHost implements OnApplicatio
       deadLetters,
       logger: this.logger,
       outages,
-      describe: (job: Job<DispatchResultJob>) => ({ orderId: job.data.orderId, outcome: job.data.outcome, attemptOfCall: job.data.attempt }),
+      describe: (job: Job<DispatchResultJob>) => ({
+        orderId: job.data.orderId,
+        outcome: job.data.outcome,
+        attemptOfCall: job.data.attempt,
+      }),
       onDeferred: (kind) => metrics.jobsDeferred.inc({ queue: DISPATCH_RESULTS_QUEUE, reason: kind }),
     });
   }

@@ -77,12 +77,21 @@ export class DispatchScheduleProcessor extends WorkerHost implements OnApplicati
   private async upsertSchedules(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.schedule.upsertJobScheduler(CLAIM_PENDING_JOB, { pattern: this.config.dispatchCron }, { name: CLAIM_PENDING_JOB, data: {}, opts: DISPATCH_SCHEDULE_JOB_OPTIONS });
-        await this.schedule.upsertJobScheduler(RECOVER_EXPIRED_JOB, { every: this.config.dispatchRecoveryIntervalMs }, { name: RECOVER_EXPIRED_JOB, data: {}, opts: DISPATCH_SCHEDULE_JOB_OPTIONS });
+        await this.schedule.upsertJobScheduler(
+          CLAIM_PENDING_JOB,
+          { pattern: this.config.dispatchCron },
+          { name: CLAIM_PENDING_JOB, data: {}, opts: DISPATCH_SCHEDULE_JOB_OPTIONS },
+        );
+        await this.schedule.upsertJobScheduler(
+          RECOVER_EXPIRED_JOB,
+          { every: this.config.dispatchRecoveryIntervalMs },
+          { name: RECOVER_EXPIRED_JOB, data: {}, opts: DISPATCH_SCHEDULE_JOB_OPTIONS },
+        );
         return;
       } catch (error) {
         if (this.closing) return;
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ msg: 'dispatch schedules not set yet; retrying', attempt, err: (error as Error).message });
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn({ msg: 'dispatch schedules not set yet; retrying', attempt, err: (error as Error).message });
         await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5_000)));
       }
     }

@@ -32,7 +32,9 @@ export class DispatchModule {
         LeaseRecoveryService,
         DispatchResultApplier,
         ExternalOrderApiClient,
-        ...(options.runWorkers ? [SendRateGate, configuredDispatchProcessor(config), DispatchResultsProcessor, DispatchScheduleProcessor] : []),
+        ...(options.runWorkers
+          ? [SendRateGate, configuredDispatchProcessor(config), DispatchResultsProcessor, DispatchScheduleProcessor]
+          : []),
       ],
       exports: [DispatchClaimsService],
     };

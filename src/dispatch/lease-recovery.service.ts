@@ -5,7 +5,12 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { OrdersRepository, type ClaimedOrder } from '../orders/repositories/orders.repository.js';
-import { DISPATCH_RESULT_JOB, DISPATCH_RESULTS_QUEUE, dispatchResultJobId, type DispatchResultJob } from '../queues/dispatch-results.queue.js';
+import {
+  DISPATCH_RESULT_JOB,
+  DISPATCH_RESULTS_QUEUE,
+  dispatchResultJobId,
+  type DispatchResultJob,
+} from '../queues/dispatch-results.queue.js';
 import { ORDER_DISPATCH_QUEUE, dispatchJobId, type DispatchOrderJob } from '../queues/order-dispatch.queue.js';
 import { DispatchClaimsService } from './dispatch-claims.service.js';
 
@@ -63,7 +68,12 @@ export class LeaseRecoveryService {
       tally.extended += gone.length - lost.length;
       await this.claims.enqueue(lost, true);
       tally.requeued += lost.length;
-      if (lost.length > 0) this.logger.warn({ msg: 're-queued orders whose dispatch job was lost', count: lost.length, orderIds: lost.slice(0, 20).map((o) => o.id) });
+      if (lost.length > 0)
+        this.logger.warn({
+          msg: 're-queued orders whose dispatch job was lost',
+          count: lost.length,
+          orderIds: lost.slice(0, 20).map((o) => o.id),
+        });
       if (expired.length < this.config.dispatchClaimBatch) break;
     }
     if (tally.reported + tally.requeued > 0) this.logger.warn({ msg: 'expired dispatch leases recovered', ...tally });
@@ -109,7 +119,8 @@ export class LeaseRecoveryService {
     for (const state of ['delayed', 'prioritized', 'waiting', 'active'] as const) {
       for (let start = 0; found.size < wanted.size; start += RESULTS_PAGE) {
         const page = await this.resultsQueue.getJobs([state], start, start + RESULTS_PAGE - 1);
-        for (const result of page) if (result && wanted.has(result.data.orderId) && result.data.outcome !== 'retrying') found.add(result.data.orderId);
+        for (const result of page)
+          if (result && wanted.has(result.data.orderId) && result.data.outcome !== 'retrying') found.add(result.data.orderId);
         if (page.length < RESULTS_PAGE) break;
       }
     }

@@ -4,7 +4,12 @@ import { RateLimitError, UnrecoverableError, type Job, type Queue, type WorkerOp
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DependencyOutages } from '../queues/dependency-outages.js';
-import { DISPATCH_RESULT_JOB, DISPATCH_RESULTS_QUEUE, dispatchResultJobId, type DispatchResultJob } from '../queues/dispatch-results.queue.js';
+import {
+  DISPATCH_RESULT_JOB,
+  DISPATCH_RESULTS_QUEUE,
+  dispatchResultJobId,
+  type DispatchResultJob,
+} from '../queues/dispatch-results.queue.js';
 import { JobFailurePolicy, failureKind } from '../queues/job-failure-policy.js';
 import { ORDER_DISPATCH_QUEUE, type DispatchOrderJob } from '../queues/order-dispatch.queue.js';
 import { deadLetterQueueOf } from '../queues/queue-catalog.js';
@@ -85,13 +90,22 @@ export class OrderDispatchProcessor extends WorkerHost {
       this.logger.warn({ orderId, attempt, retryAfterMs: answer.retryAfterMs, msg: 'external API rate-limited us; queue paused' });
       throw new RateLimitError();
     }
-    const error = answer.kind === 'final' ? new UnrecoverableError(answer.reason) : new RetryableDispatchError(answer.reason, answer.retryAfterMs);
+    const error =
+      answer.kind === 'final' ? new UnrecoverableError(answer.reason) : new RetryableDispatchError(answer.reason, answer.retryAfterMs);
     const final = failureKind(error) === 'final' || attempt >= (job.opts.attempts ?? 1);
-    await this.report(job, final ? { outcome: 'failed', supplierOrderId: null, error: describeFinal(answer, attempt) } : { outcome: 'retrying', supplierOrderId: null, error: error.message });
+    await this.report(
+      job,
+      final
+        ? { outcome: 'failed', supplierOrderId: null, error: describeFinal(answer, attempt) }
+        : { outcome: 'retrying', supplierOrderId: null, error: error.message },
+    );
     throw error;
   }
 
-  private async report(job: Job<DispatchOrderJob>, result: Pick<DispatchResultJob, 'outcome' | 'supplierOrderId' | 'error'>): Promise<DispatchResultJob> {
+  private async report(
+    job: Job<DispatchOrderJob>,
+    result: Pick<DispatchResultJob, 'outcome' | 'supplierOrderId' | 'error'>,
+  ): Promise<DispatchResultJob> {
     const data: DispatchResultJob = { orderId: job.data.orderId, attempt: job.attemptsMade + 1, at: new Date().toISOString(), ...result };
     // The job's creation time tells this round of sending from a later one (after a dead-letter retry).
     await this.results.add(DISPATCH_RESULT_JOB, data, { jobId: dispatchResultJobId(data, job.timestamp) });

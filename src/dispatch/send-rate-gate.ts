@@ -47,7 +47,9 @@ export class SendRateGate implements OnApplicationShutdown {
   /** Resolves when a call may go out now; throws when Redis cannot say (the job is retried). */
   async admit(): Promise<void> {
     for (;;) {
-      const waitMs = Number(await this.redis.eval(RESERVE_SCRIPT, 1, this.key, WINDOW_MS + MARGIN_MS, this.config.externalApiRateLimit, randomUUID()));
+      const waitMs = Number(
+        await this.redis.eval(RESERVE_SCRIPT, 1, this.key, WINDOW_MS + MARGIN_MS, this.config.externalApiRateLimit, randomUUID()),
+      );
       if (waitMs <= 0) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, WINDOW_MS)));
     }

@@ -87,9 +87,17 @@ export class HealthController {
         }
         const workQueues = new Set(this.catalog.workQueues.map((spec) => spec.name));
         const over = snapshot.queues
-          .filter((q) => workQueues.has(q.name) && (q.waiting > this.config.backlogMaxWaiting || (q.oldestWaitingAgeMs ?? 0) > this.config.backlogMaxAgeMs))
+          .filter(
+            (q) =>
+              workQueues.has(q.name) &&
+              (q.waiting > this.config.backlogMaxWaiting || (q.oldestWaitingAgeMs ?? 0) > this.config.backlogMaxAgeMs),
+          )
           .map((q) => ({ queue: q.name, waiting: q.waiting, oldestWaitingAgeMs: q.oldestWaitingAgeMs }));
-        const limits = { maxWaiting: this.config.backlogMaxWaiting, maxAgeMs: this.config.backlogMaxAgeMs, snapshotAgeMs: snapshot.snapshotAgeMs };
+        const limits = {
+          maxWaiting: this.config.backlogMaxWaiting,
+          maxAgeMs: this.config.backlogMaxAgeMs,
+          snapshotAgeMs: snapshot.snapshotAgeMs,
+        };
         return over.length > 0 ? session.down({ ...limits, over }) : session.up(limits);
       },
     ]);

@@ -11,7 +11,14 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 
 /** Why a webhook was turned away, by the status it got (for the rejected-messages counter). */
-const WEBHOOK_REJECTION: Record<number, string> = { 400: 'invalid', 401: 'signature', 408: 'timeout', 413: 'too_large', 415: 'content_type', 503: 'unavailable' };
+const WEBHOOK_REJECTION: Record<number, string> = {
+  400: 'invalid',
+  401: 'signature',
+  408: 'timeout',
+  413: 'too_large',
+  415: 'content_type',
+  503: 'unavailable',
+};
 
 /** Routes whose JSON bodies keep every digit of their numbers (order payloads). */
 const LOSSLESS_ROUTES = /^\/orders(?:\/|$)/;
@@ -22,7 +29,7 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit: config.bodyLimitBytes }, (_request, body, done) => done(null, body));
   // JSON nested too deep would overflow the stack of the validation that walks it: a 400 first.
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, (request: FastifyRequest, body, done) => {
-    const parsed = parseJsonBody(body as Buffer, { lossless: LOSSLESS_ROUTES.test(request.routeOptions.url ?? '') });
+    const parsed = parseJsonBody(body, { lossless: LOSSLESS_ROUTES.test(request.routeOptions.url ?? '') });
     if (parsed.error) done(parsed.error, undefined);
     else done(null, parsed.value);
   });
@@ -49,7 +56,11 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
     const status = reply.statusCode;
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, reply.elapsedTime / 1000);
     if (route.startsWith('/webhooks/') && status >= 400) {
-      metrics.webhookMessages.inc({ source: route === '/webhooks/1688' ? '1688' : 'orders', outcome: 'rejected', reason: WEBHOOK_REJECTION[status] ?? String(status) });
+      metrics.webhookMessages.inc({
+        source: route === '/webhooks/1688' ? '1688' : 'orders',
+        outcome: 'rejected',
+        reason: WEBHOOK_REJECTION[status] ?? String(status),
+      });
     }
     // The path only: 1688 may send `message` and `_aop_signature` in the query string.
     const line = { method: request.method, route, url: request.url.split('?')[0], status, ms: Math.round(reply.elapsedTime) };

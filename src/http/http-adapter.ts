@@ -32,8 +32,14 @@ export function createHttpAdapter(config: Pick<AppConfig, 'bodyLimitBytes' | 're
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: `the request could not be read: ${error.code ?? error.message}` });
-      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const body = JSON.stringify({
+        statusCode: status,
+        error: STATUS_CODES[status],
+        message: `the request could not be read: ${error.code ?? error.message}`,
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
     genReqId: (request: IncomingMessage) => {
       const given = request.headers['x-request-id'];

@@ -5,7 +5,6 @@ import type { DataSource } from 'typeorm';
 import { pgPoolOf } from '../database/pg-pool.js';
 import { QueueDepthService } from '../queues/queue-depth.service.js';
 
-
 /**
  * The service's Prometheus metrics, one registry per instance (so in-process test services do
  * not share counters). Gauges of queues and the pool are read when scraped, not kept up to date.

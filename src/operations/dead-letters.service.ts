@@ -47,7 +47,7 @@ export class DeadLettersService {
     const { deadLetters, work } = this.queues(queueName);
     let retried = 0;
     const failed: { jobId: string; reason: string }[] = [];
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
       const batch = await deadLetters.getWaiting(offset, offset + 499);
       if (batch.length === 0) break;
       for (const deadLetter of batch) {

@@ -19,7 +19,11 @@ export class NewOrdersNotice {
     const orderIds = results.filter((result) => result.outcome === 'created').map((result) => result.id);
     if (orderIds.length === 0) return;
     this.schedule.add(CLAIM_CREATED_JOB, { orderIds }).catch((error: Error) => {
-      this.logger.warn({ msg: 'could not ask for an immediate dispatch; the schedule will send these orders', count: orderIds.length, err: error.message });
+      this.logger.warn({
+        msg: 'could not ask for an immediate dispatch; the schedule will send these orders',
+        count: orderIds.length,
+        err: error.message,
+      });
     });
   }
 }

@@ -29,12 +29,22 @@ export abstract class OrderEventsProcessor extends WorkerHost implements OnAppli
     private readonly metrics: MetricsService,
   ) {
     super();
-    this.batcher = new MicroBatcher((groups) => this.applyGroups(groups), config.applyBatchSize, config.applyBatchWindowMs, (group) => group.length);
+    this.batcher = new MicroBatcher(
+      (groups) => this.applyGroups(groups),
+      config.applyBatchSize,
+      config.applyBatchWindowMs,
+      (group) => group.length,
+    );
     this.policy = new JobFailurePolicy({
       deadLetters,
       logger: this.logger,
       outages,
-      describe: (job: Job<ApplyMessagesJob>) => ({ queue: job.queueName, jobId: job.id, messages: job.data.messages.length, firstMessageId: job.data.messages[0]?.messageId }),
+      describe: (job: Job<ApplyMessagesJob>) => ({
+        queue: job.queueName,
+        jobId: job.id,
+        messages: job.data.messages.length,
+        firstMessageId: job.data.messages[0]?.messageId,
+      }),
       onDeferred: (kind) => metrics.jobsDeferred.inc({ queue: this.worker.name, reason: kind }),
     });
   }

@@ -51,7 +51,7 @@ export class OrderMessageApplier {
       return await this.orders.transaction((db) => this.applyIn(db, messages));
     } catch (error) {
       if (isInfrastructureError(error)) throw error;
-      if (messages.length === 1) return [await this.recordUnapplicable(messages[0] as InboundMessage, error)];
+      if (messages.length === 1) return [await this.recordUnapplicable(messages[0], error)];
       const half = Math.ceil(messages.length / 2);
       return [...(await this.apply(messages.slice(0, half))), ...(await this.apply(messages.slice(half)))];
     }
@@ -60,12 +60,23 @@ export class OrderMessageApplier {
   private async applyIn(db: Db, messages: InboundMessage[]): Promise<ApplyOutcome[]> {
     // The same message twice in one batch: the inbox keeps the first.
     const unique = [...new Map(messages.map((m) => [inboxKey(m.source, m.messageId), m])).values()];
-    const reasons = new Map(unique.map((m) => [m, m.ignoredReason ?? (unapplicableReason(m) ? `cannot be applied: ${unapplicableReason(m)}` : null)]));
-    const fresh = await this.inbox.recordNew(db, unique.map((m) => inboxEntry(m, reasons.get(m) ?? null)));
+    const reasons = new Map(
+      unique.map((m) => [m, m.ignoredReason ?? (unapplicableReason(m) ? `cannot be applied: ${unapplicableReason(m)}` : null)]),
+    );
+    const fresh = await this.inbox.recordNew(
+      db,
+      unique.map((m) => inboxEntry(m, reasons.get(m) ?? null)),
+    );
     const toApply = unique.filter((m) => fresh.has(inboxKey(m.source, m.messageId)) && reasons.get(m) === null && m.changes.length > 0);
-    const unapplicable = unique.filter((m) => fresh.has(inboxKey(m.source, m.messageId)) && m.ignoredReason === null && reasons.get(m) !== null);
+    const unapplicable = unique.filter(
+      (m) => fresh.has(inboxKey(m.source, m.messageId)) && m.ignoredReason === null && reasons.get(m) !== null,
+    );
     if (toApply.length > 0) await this.applyChanges(db, toApply);
-    if (unapplicable.length > 0) await this.recordIgnoredInHistory(db, unapplicable.map((m) => ({ message: m, reason: reasons.get(m) as string })));
+    if (unapplicable.length > 0)
+      await this.recordIgnoredInHistory(
+        db,
+        unapplicable.map((m) => ({ message: m, reason: reasons.get(m) as string })),
+      );
 
     const seen = new Set<string>();
     return messages.map((m) => {
@@ -101,7 +112,9 @@ export class OrderMessageApplier {
         bornAt: change.bornAt,
       };
     });
-    const current = new Map<string, CurrentSupplierStatus>(rows.map((row) => [row.id, { orderId: row.id, status: row.supplierStatus, stamp: row.stamp }]));
+    const current = new Map<string, CurrentSupplierStatus>(
+      rows.map((row) => [row.id, { orderId: row.id, status: row.supplierStatus, stamp: row.stamp }]),
+    );
     const plan = planSupplierUpdates(current, incoming);
     await this.orders.updateSupplierStatuses(db, plan.updates);
     await this.history.append(
@@ -125,15 +138,27 @@ export class OrderMessageApplier {
    * ours that holds no supplier order, or another one): their placeholders take `1688-<id>-2`,
    * `-3`, … instead, so that the messages are kept and a later dispatch can still merge them.
    */
-  private async placeholdersUnderOtherIds(db: Db, homeless: { message: InboundMessage; change: SupplierStatusChange }[]): Promise<LockedOrder[]> {
-    const wanted = placeholdersFor(homeless.filter(({ change }) => change.supplierOrderId !== null).map(({ message, change }) => ({ message, change: { ...change, orderId: null } })));
+  private async placeholdersUnderOtherIds(
+    db: Db,
+    homeless: { message: InboundMessage; change: SupplierStatusChange }[],
+  ): Promise<LockedOrder[]> {
+    const wanted = placeholdersFor(
+      homeless
+        .filter(({ change }) => change.supplierOrderId !== null)
+        .map(({ message, change }) => ({ message, change: { ...change, orderId: null } })),
+    );
     for (const placeholder of wanted) {
       const candidates = Array.from({ length: PLACEHOLDER_ID_TRIES }, (_, i) => `${placeholder.id}-${i + 2}`);
       const taken = await this.orders.existingIds(db, candidates);
       const id = candidates.find((candidate) => !taken.has(candidate));
       if (!id) throw new Error(`no free id for the EXTERNAL order of supplier order ${placeholder.supplierOrderId}`);
       await this.orders.insertPlaceholders(db, [{ ...placeholder, id }]);
-      this.logger.warn({ msg: 'placeholder id taken by an unrelated order; used another', supplierOrderId: placeholder.supplierOrderId, taken: placeholder.id, id });
+      this.logger.warn({
+        msg: 'placeholder id taken by an unrelated order; used another',
+        supplierOrderId: placeholder.supplierOrderId,
+        taken: placeholder.id,
+        id,
+      });
     }
     return this.orders.lockForChange(db, [], unique(wanted.map((p) => p.supplierOrderId)));
   }
@@ -141,7 +166,13 @@ export class OrderMessageApplier {
   /** Messages whose content cannot be applied: kept in the history of the orders they name that exist. */
   private async recordIgnoredInHistory(db: Db, items: { message: InboundMessage; reason: string }[]): Promise<void> {
     const changes = items.flatMap(({ message, reason }) => message.changes.map((change) => ({ message, change, reason })));
-    const find = orderFinder(await this.orders.lockForChange(db, unique(changes.map((c) => c.change.orderId)), unique(changes.map((c) => c.change.supplierOrderId))));
+    const find = orderFinder(
+      await this.orders.lockForChange(
+        db,
+        unique(changes.map((c) => c.change.orderId)),
+        unique(changes.map((c) => c.change.supplierOrderId)),
+      ),
+    );
     const entries: HistoryEntry[] = [];
     for (const { message, change, reason } of changes) {
       const row = find(change);
@@ -169,14 +200,23 @@ export class OrderMessageApplier {
    */
   private async recordUnapplicable(message: InboundMessage, error: unknown): Promise<ApplyOutcome> {
     const reason = `cannot be applied: ${(error as Error).message ?? String(error)}`.slice(0, 1_000);
-    this.logger.warn({ msg: 'message cannot be applied; recorded as ignored', source: message.source, messageId: message.messageId, reason });
+    this.logger.warn({
+      msg: 'message cannot be applied; recorded as ignored',
+      source: message.source,
+      messageId: message.messageId,
+      reason,
+    });
     const fresh = await this.orders.transaction((db) => this.inbox.recordNew(db, [inboxEntry(storable(message), reason)]));
     if (!fresh.has(inboxKey(message.source, message.messageId))) return 'duplicate';
     try {
       await this.orders.transaction((db) => this.recordIgnoredInHistory(db, [{ message, reason }]));
     } catch (historyError) {
       if (isInfrastructureError(historyError)) throw historyError;
-      this.logger.warn({ msg: 'ignored message could not be added to an order history', messageId: message.messageId, err: (historyError as Error).message });
+      this.logger.warn({
+        msg: 'ignored message could not be added to an order history',
+        messageId: message.messageId,
+        err: (historyError as Error).message,
+      });
     }
     return 'ignored';
   }
@@ -184,6 +224,7 @@ export class OrderMessageApplier {
 
 /** What the inbox can hold of a message whose fields Postgres refused: NUL characters go. */
 function storable(message: InboundMessage): InboundMessage {
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres refuses.
   const clean = (text: string) => text.replace(/\u0000/g, '\uFFFD');
   return { ...message, messageId: message.messageId, topic: clean(message.topic), body: clean(message.body) };
 }
@@ -205,7 +246,8 @@ function placeholdersFor(changes: { message: InboundMessage; change: SupplierSta
   const byId = new Map<string, Placeholder>();
   for (const { message, change } of changes) {
     if (change.orderId !== null) {
-      if (!byId.has(change.orderId)) byId.set(change.orderId, { id: change.orderId, supplierOrderId: change.supplierOrderId, placeholderFor: 'order' });
+      if (!byId.has(change.orderId))
+        byId.set(change.orderId, { id: change.orderId, supplierOrderId: change.supplierOrderId, placeholderFor: 'order' });
     } else if (change.supplierOrderId !== null) {
       const id = placeholderIdOf(message.source, change.supplierOrderId);
       if (!byId.has(id)) byId.set(id, { id, supplierOrderId: change.supplierOrderId, placeholderFor: 'supplier_order' });
@@ -218,7 +260,9 @@ function placeholdersFor(changes: { message: InboundMessage; change: SupplierSta
 function orderFinder(rows: LockedOrder[]): (change: SupplierStatusChange) => LockedOrder | undefined {
   const byId = new Map(rows.map((row) => [row.id, row]));
   const bySupplierId = new Map(rows.filter((row) => row.supplierOrderId !== null).map((row) => [row.supplierOrderId as string, row]));
-  return (change) => (change.orderId !== null ? byId.get(change.orderId) : undefined) ?? (change.supplierOrderId !== null ? bySupplierId.get(change.supplierOrderId) : undefined);
+  return (change) =>
+    (change.orderId !== null ? byId.get(change.orderId) : undefined) ??
+    (change.supplierOrderId !== null ? bySupplierId.get(change.supplierOrderId) : undefined);
 }
 
 function unique(values: (string | null)[]): string[] {

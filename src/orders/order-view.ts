@@ -55,7 +55,14 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     // Only what encodeCursor gives out: Postgres's text form of a timestamptz and an order id.
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && isCursorTime(value[0]) && ORDER_ID_PATTERN.test(value[1])) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string' &&
+      isCursorTime(value[0]) &&
+      ORDER_ID_PATTERN.test(value[1])
+    ) {
       return { createdAt: value[0], id: value[1] };
     }
   } catch {

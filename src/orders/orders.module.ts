@@ -20,7 +20,15 @@ export class OrdersModule {
     return {
       module: OrdersModule,
       controllers: options.serveHttp ? [OrdersController] : [],
-      providers: [OrdersRepository, OrderHistoryRepository, InboxRepository, OrdersService, OrderMessageApplier, NewOrdersNotice, ...(options.runWorkers ? orderEventsProcessors(config) : [])],
+      providers: [
+        OrdersRepository,
+        OrderHistoryRepository,
+        InboxRepository,
+        OrdersService,
+        OrderMessageApplier,
+        NewOrdersNotice,
+        ...(options.runWorkers ? orderEventsProcessors(config) : []),
+      ],
       exports: [OrdersRepository, OrderHistoryRepository, OrdersService],
     };
   }

@@ -44,7 +44,8 @@ export class OrdersService {
       if (unstorable) throw new BadRequestException(unstorable);
       const payloadJson = stringifyLosslessJson(order.payload);
       const size = Buffer.byteLength(payloadJson);
-      if (size > MAX_PAYLOAD_BYTES) throw new PayloadTooLargeException(`payload of order "${order.id}" is ${size} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+      if (size > MAX_PAYLOAD_BYTES)
+        throw new PayloadTooLargeException(`payload of order "${order.id}" is ${size} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
       return { id: order.id, payloadJson };
     });
 
@@ -70,7 +71,8 @@ export class OrdersService {
 
   async get(id: string): Promise<OrderView> {
     // An id no order can have (control characters, too long) is simply not found.
-    if (!ORDER_ID_PATTERN.test(id)) throw new NotFoundException('no order has this id: order ids are 1 to 128 characters without control characters');
+    if (!ORDER_ID_PATTERN.test(id))
+      throw new NotFoundException('no order has this id: order ids are 1 to 128 characters without control characters');
     const row = await this.orders.get(id);
     if (!row) throw new NotFoundException(`order "${id}" not found`);
     return toOrderView(row);

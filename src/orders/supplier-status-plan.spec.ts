@@ -13,7 +13,11 @@ const change = (messageId: string, status: string | null, occurredAt: number, or
 
 describe('planSupplierUpdates', () => {
   it('ends with the newest status whatever the arrival order, history in supplier time', () => {
-    const plan = planSupplierUpdates(new Map(), [change('3', 'success', 3000), change('1', 'waitbuyerpay', 1000), change('2', 'waitsellersend', 2000)]);
+    const plan = planSupplierUpdates(new Map(), [
+      change('3', 'success', 3000),
+      change('1', 'waitbuyerpay', 1000),
+      change('2', 'waitsellersend', 2000),
+    ]);
     expect(plan.updates).toEqual([{ orderId: 'A', status: 'success', stamp: { occurredAt: 3000, bornAt: 3000, rank: 50 } }]);
     expect(plan.events.map((e) => [e.messageId, e.outcome])).toEqual([
       ['1', 'applied'],

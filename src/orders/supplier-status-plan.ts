@@ -32,8 +32,15 @@ export interface PlannedUpdate {
  * kept in history only. Changes are replayed per order in supplier time, so the history reads
  * as it happened at the supplier and the newest status wins whatever the arrival order.
  */
-export function planSupplierUpdates(current: Map<string, CurrentSupplierStatus>, changes: IncomingChange[]): { events: PlannedEvent[]; updates: PlannedUpdate[] } {
-  const stampOf = (change: IncomingChange): StatusStamp => ({ occurredAt: change.occurredAt, bornAt: change.bornAt, rank: lifecycleRank(change.status) });
+export function planSupplierUpdates(
+  current: Map<string, CurrentSupplierStatus>,
+  changes: IncomingChange[],
+): { events: PlannedEvent[]; updates: PlannedUpdate[] } {
+  const stampOf = (change: IncomingChange): StatusStamp => ({
+    occurredAt: change.occurredAt,
+    bornAt: change.bornAt,
+    rank: lifecycleRank(change.status),
+  });
   const ordered = [...changes].sort((a, b) => {
     if (a.orderId !== b.orderId) return a.orderId < b.orderId ? -1 : 1;
     const sa = stampOf(a);

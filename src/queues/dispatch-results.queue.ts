@@ -19,7 +19,10 @@ export interface DispatchResultJob {
 }
 
 /** One result per call: a re-run of the same call after a crash reports it once. */
-export function dispatchResultJobId(result: Pick<DispatchResultJob, 'orderId' | 'outcome' | 'attempt'>, dispatchJobCreatedAt: number): string {
+export function dispatchResultJobId(
+  result: Pick<DispatchResultJob, 'orderId' | 'outcome' | 'attempt'>,
+  dispatchJobCreatedAt: number,
+): string {
   return `${dispatchJobId(result.orderId)}-${dispatchJobCreatedAt}-${result.outcome}-${result.attempt}`;
 }
 

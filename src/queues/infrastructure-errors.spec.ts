@@ -26,7 +26,11 @@ describe('infrastructure errors', () => {
   });
 
   it.each([
-    ['max retries', Object.assign(new Error('Reached the max retries per request limit (which is 0).'), { name: 'MaxRetriesPerRequestError' }), true],
+    [
+      'max retries',
+      Object.assign(new Error('Reached the max retries per request limit (which is 0).'), { name: 'MaxRetriesPerRequestError' }),
+      true,
+    ],
     ['closed', new Error('Connection is closed.'), true],
     ['offline queue off', new Error("Stream isn't writeable and enableOfflineQueue options is false"), true],
     ['a plain bug', new Error('boom'), false],

@@ -5,7 +5,17 @@
  */
 
 /** Node's network errors: the other end is not there, or went away. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+]);
 
 /** node-postgres's own messages for a connection that could not be had or was lost. */
 const PG_CONNECTION_MESSAGES = [
@@ -17,7 +27,16 @@ const PG_CONNECTION_MESSAGES = [
 ];
 
 /** ioredis and BullMQ messages for a Redis that is away. */
-const REDIS_MESSAGES = ['connection is closed', "stream isn't writeable", 'reached the max retries per request limit', 'connection in subscriber mode', 'clusterallfailederror', 'failed to refresh slots cache', 'all sentinels are unreachable', 'readonly you can\'t write against a read only replica'];
+const REDIS_MESSAGES = [
+  'connection is closed',
+  "stream isn't writeable",
+  'reached the max retries per request limit',
+  'connection in subscriber mode',
+  'clusterallfailederror',
+  'failed to refresh slots cache',
+  'all sentinels are unreachable',
+  "readonly you can't write against a read only replica",
+];
 
 function errorCode(error: unknown): string | null {
   const own = (error as { code?: unknown } | null)?.code;
@@ -38,7 +57,14 @@ function message(error: unknown): string {
  * transaction (a failover that has not finished), 58 system errors.
  */
 function isUnavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code.startsWith('58') || code === '55000' || code === '25006';
+  return (
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code.startsWith('57P') ||
+    code.startsWith('58') ||
+    code === '55000' ||
+    code === '25006'
+  );
 }
 
 /** Postgres is away or cannot take work: a connection refused, lost, timed out, or a server shutting down. */

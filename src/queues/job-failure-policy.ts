@@ -57,7 +57,12 @@ export class JobFailurePolicy {
     }
     const attempt = job.attemptsMade + 1;
     const final = kind === 'final' || attempt >= (job.opts.attempts ?? 1);
-    this.options.logger.warn({ msg: !final ? 'job failed; will retry' : this.options.deadLetters ? 'job failed for good; dead-lettered' : 'job failed', ...this.options.describe(job), attempt, err: err.message });
+    this.options.logger.warn({
+      msg: !final ? 'job failed; will retry' : this.options.deadLetters ? 'job failed for good; dead-lettered' : 'job failed',
+      ...this.options.describe(job),
+      attempt,
+      err: err.message,
+    });
     if (final) await this.deadLetter(job, err.message, attempt);
     throw err;
   }

@@ -38,7 +38,9 @@ export function queueSpecs(options: CatalogOptions): QueueSpec[] {
     work(DISPATCH_SCHEDULE_QUEUE, DISPATCH_SCHEDULE_JOB_OPTIONS, false),
   ];
   const deadLetterQueues = workQueues.flatMap((queue) =>
-    queue.deadLetterQueue ? [{ name: queue.deadLetterQueue, kind: 'dead-letter' as const, jobOptions: DEAD_LETTER_JOB_OPTIONS, deadLetterQueue: null }] : [],
+    queue.deadLetterQueue
+      ? [{ name: queue.deadLetterQueue, kind: 'dead-letter' as const, jobOptions: DEAD_LETTER_JOB_OPTIONS, deadLetterQueue: null }]
+      : [],
   );
   return [...workQueues, ...deadLetterQueues];
 }

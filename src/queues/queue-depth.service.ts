@@ -66,11 +66,12 @@ export class QueueDepthService {
   private async read(): Promise<QueueDepth[]> {
     const specs = this.catalog.specs;
     const counts = await Promise.all(specs.map((spec) => countsOf(this.catalog.queue(spec.name))));
-    const byName = new Map(specs.map((spec, i) => [spec.name, counts[i] as Counts]));
+    const byName = new Map(specs.map((spec, i) => [spec.name, counts[i]]));
     return specs.map((spec) => {
       const own = byName.get(spec.name) as Counts;
       // A dead-letter queue has no worker: everything in it waits for an operator.
-      const deadLettered = spec.kind === 'dead-letter' ? own.waiting : spec.deadLetterQueue ? (byName.get(spec.deadLetterQueue)?.waiting ?? 0) : 0;
+      const deadLettered =
+        spec.kind === 'dead-letter' ? own.waiting : spec.deadLetterQueue ? (byName.get(spec.deadLetterQueue)?.waiting ?? 0) : 0;
       return { name: spec.name, ...own, deadLettered };
     });
   }

@@ -41,7 +41,7 @@ export class QueuesModule {
         {
           provide: QueueCatalog,
           inject: specs.map((spec) => getQueueToken(spec.name)),
-          useFactory: (...queues: Queue[]) => new QueueCatalog(specs.map((spec, i) => ({ spec, queue: queues[i] as Queue }))),
+          useFactory: (...queues: Queue[]) => new QueueCatalog(specs.map((spec, i) => ({ spec, queue: queues[i] }))),
         },
       ],
       exports: [registered, QueueCatalog, QueueDepthService, WorkerRegistry, DependencyOutages, DeadLetterRedrivers],

@@ -10,7 +10,7 @@ export interface NeedsPostgres {
   readonly needsPostgres: true;
 }
 
-function needsPostgres(host: WorkerHost): boolean {
+function needsPostgres(host: WorkerHost<Worker>): boolean {
   return (host as Partial<NeedsPostgres>).needsPostgres === true;
 }
 
@@ -29,9 +29,10 @@ export class WorkerRegistry implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     for (const wrapper of this.discovery.getProviders()) {
-      if (!(wrapper.instance instanceof WorkerHost)) continue;
-      const worker = wrapper.instance.worker;
-      this.workers.set(worker, { needsPostgres: needsPostgres(wrapper.instance) });
+      const host: unknown = wrapper.instance;
+      if (!(host instanceof WorkerHost)) continue;
+      const worker = (host as WorkerHost<Worker>).worker;
+      this.workers.set(worker, { needsPostgres: needsPostgres(host as WorkerHost<Worker>) });
       logQueueErrors(worker, new Logger('Workers'));
     }
   }
@@ -51,7 +52,7 @@ export class WorkerRegistry implements OnApplicationBootstrap {
   }
 
   resumePostgresWorkers(): void {
-    for (const worker of this.postgresWorkers()) worker.resume();
+    for (const worker of this.postgresWorkers()) void worker.resume();
   }
 
   async forceCloseIfRedisAway(redisUrl: string, timeoutMs = 1_000): Promise<void> {
@@ -66,7 +67,13 @@ export class WorkerRegistry implements OnApplicationBootstrap {
 }
 
 async function reachable(url: string, timeoutMs: number): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();

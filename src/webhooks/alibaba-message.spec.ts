@@ -22,12 +22,21 @@ describe('parse1688Message', () => {
     );
     expect(job).toMatchObject({ source: '1688', messageId: '123', topic: 'ORDER_BUYER_VIEW_ORDER_PAY', ignoredReason: null });
     expect(job.changes).toEqual([
-      { orderId: null, supplierOrderId: '167539019420540001', status: 'waitsellersend', occurredAt: '2018-05-30T11:34:27.000Z', bornAt: 1586227869437 },
+      {
+        orderId: null,
+        supplierOrderId: '167539019420540001',
+        status: 'waitsellersend',
+        occurredAt: '2018-05-30T11:34:27.000Z',
+        bornAt: 1586227869437,
+      },
     ]);
   });
 
   it('falls back to gmtBorn when msgSendTime is missing, and keeps unknown statuses', () => {
-    const job = parse1688Message('{"msgId":"7","type":"ORDER_X","gmtBorn":1000,"data":{"orderId":"42","currentStatus":"brand_new_state"}}', received);
+    const job = parse1688Message(
+      '{"msgId":"7","type":"ORDER_X","gmtBorn":1000,"data":{"orderId":"42","currentStatus":"brand_new_state"}}',
+      received,
+    );
     expect(job.changes[0]).toMatchObject({ supplierOrderId: '42', status: 'brand_new_state', occurredAt: new Date(1000).toISOString() });
   });
 

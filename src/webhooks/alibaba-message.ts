@@ -1,7 +1,18 @@
 import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
 import { BadRequestException } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 import { assertValid, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../common/validation.js';
 import type { InboundMessage, SupplierStatusChange } from '../queues/order-events.queue.js';
 
@@ -146,8 +157,12 @@ export function parse1688Message(messageText: string, receivedAt: Date): Inbound
   };
 
   if (message.type === BATCH_PAY_TOPIC) {
-    const items = Array.isArray(data.batchPay) ? data.batchPay.map((item) => ({ ...asRecord(item), orderId: idText(asRecord(item)?.orderId) })) : data.batchPay;
-    const batch = Object.assign(new BatchPayData(), { batchPay: Array.isArray(items) ? items.map((item) => Object.assign(new BatchPayItem(), item)) : items });
+    const items: unknown = Array.isArray(data.batchPay)
+      ? data.batchPay.map((item: unknown) => ({ ...asRecord(item), orderId: idText(asRecord(item)?.orderId) }))
+      : data.batchPay;
+    const batch = Object.assign(new BatchPayData(), {
+      batchPay: Array.isArray(items) ? items.map((item: object) => Object.assign(new BatchPayItem(), item)) : items,
+    });
     assertValid(batch, `${BATCH_PAY_TOPIC} data`);
     job.changes = batch.batchPay.map<SupplierStatusChange>((item) => ({
       orderId: null,

@@ -1,4 +1,12 @@
-import { BadRequestException, Inject, Injectable, UnauthorizedException, UnsupportedMediaTypeException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+  UnsupportedMediaTypeException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
@@ -16,7 +24,10 @@ export class AlibabaSignatureGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<AlibabaPushRequest>();
-    const contentType = String(request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    const contentType = String(request.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase();
     if (contentType !== 'application/x-www-form-urlencoded') {
       throw new UnsupportedMediaTypeException('1688 pushes must be application/x-www-form-urlencoded');
     }

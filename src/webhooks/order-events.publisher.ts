@@ -6,7 +6,15 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { createFailFastRedis } from '../queues/fail-fast-redis.js';
-import { APPLY_MESSAGES_JOB, ORDER_EVENTS_JOB_OPTIONS, messagePartitionKey, orderEventsQueues, partitionOf, type ApplyMessagesJob, type InboundMessage } from '../queues/order-events.queue.js';
+import {
+  APPLY_MESSAGES_JOB,
+  ORDER_EVENTS_JOB_OPTIONS,
+  messagePartitionKey,
+  orderEventsQueues,
+  partitionOf,
+  type ApplyMessagesJob,
+  type InboundMessage,
+} from '../queues/order-events.queue.js';
 import { logQueueErrors } from '../queues/queue-error-log.js';
 
 /** A job id of our own: never integer-like, never repeated (the inbox, not the job id, dedupes messages). */
@@ -30,7 +38,11 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.connection = createFailFastRedis(config.redisUrl, 'order-events publisher connection', this.logger);
     this.queues = orderEventsQueues(config.orderEventsPartitions).map((name) => {
-      const queue = new Queue<ApplyMessagesJob>(name, { connection: this.connection, prefix: config.queuePrefix, defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS });
+      const queue = new Queue<ApplyMessagesJob>(name, {
+        connection: this.connection,
+        prefix: config.queuePrefix,
+        defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS,
+      });
       logQueueErrors(queue, this.logger);
       return queue;
     });
@@ -47,13 +59,17 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
   async publish(message: InboundMessage): Promise<void> {
     // A first connection still being made is worth a short wait; a lost one is not: BullMQ
     // would wait for it, and 1688 is better served by a quick 503 and a re-send.
-    const firstConnect = this.connection.status === 'connecting' || this.connection.status === 'connect' || this.connection.status === 'wait';
+    const firstConnect =
+      this.connection.status === 'connecting' || this.connection.status === 'connect' || this.connection.status === 'wait';
     if (this.connection.status !== 'ready' && !(firstConnect && (await this.connectedWithin(this.config.enqueueTimeoutMs)))) {
       throw new ServiceUnavailableException('the message could not be queued durably (Redis is unreachable); send it again later');
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not accept the message within ${this.config.enqueueTimeoutMs} ms`)), this.config.enqueueTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not accept the message within ${this.config.enqueueTimeoutMs} ms`)),
+        this.config.enqueueTimeoutMs,
+      );
     });
     try {
       await Promise.race([this.batcher.add(message), timeout]);
@@ -97,7 +113,9 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       if (group) group.push(message);
       else groups.set(partition, [message]);
     }
-    await Promise.all([...groups].map(([partition, group]) => (this.queues[partition] as Queue<ApplyMessagesJob>).add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() })));
+    await Promise.all(
+      [...groups].map(([partition, group]) => this.queues[partition].add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() })),
+    );
     return messages.map(() => ({ status: 'fulfilled', value: undefined }));
   }
 }

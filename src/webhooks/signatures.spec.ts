@@ -20,7 +20,12 @@ describe('sign1688', () => {
       ['b', '2'],
     ]);
     expect(a).toBe(b);
-    expect(a).not.toBe(sign1688('other', [['a', '1'], ['b', '2']]));
+    expect(a).not.toBe(
+      sign1688('other', [
+        ['a', '1'],
+        ['b', '2'],
+      ]),
+    );
   });
 });
 

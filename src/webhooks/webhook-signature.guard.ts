@@ -22,7 +22,7 @@ export class WebhookSignatureGuard implements CanActivate {
     const match = typeof signature === 'string' ? /^sha256=([0-9a-fA-F]+)$/.exec(signature) : null;
     if (!match) throw new UnauthorizedException('X-Webhook-Signature must be sha256=<hex>');
     const expected = signGenericWebhook(this.config.webhookSecret, timestamp, request.rawBody ?? Buffer.alloc(0));
-    if (!hexSignaturesMatch(expected, match[1] as string)) throw new UnauthorizedException('X-Webhook-Signature does not match the body');
+    if (!hexSignaturesMatch(expected, match[1])) throw new UnauthorizedException('X-Webhook-Signature does not match the body');
     return true;
   }
 }

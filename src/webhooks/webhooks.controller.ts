@@ -33,10 +33,18 @@ export class WebhooksController {
   @HttpCode(200)
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({
-    description: "1688's push: `message` (JSON text) and `_aop_signature` (HMAC-SHA1 hex of \"message\" + message with the app secret); parameters may also come in the query string",
-    schema: { type: 'object', required: ['message', '_aop_signature'], properties: { message: { type: 'string' }, _aop_signature: { type: 'string' } } },
+    description:
+      '1688\'s push: `message` (JSON text) and `_aop_signature` (HMAC-SHA1 hex of "message" + message with the app secret); parameters may also come in the query string',
+    schema: {
+      type: 'object',
+      required: ['message', '_aop_signature'],
+      properties: { message: { type: 'string' }, _aop_signature: { type: 'string' } },
+    },
   })
-  @ApiOkResponse({ description: 'queued durably (duplicates and topics not acted on included)', schema: { example: { success: true, msgId: '123' } } })
+  @ApiOkResponse({
+    description: 'queued durably (duplicates and topics not acted on included)',
+    schema: { example: { success: true, msgId: '123' } },
+  })
   @WebhookErrorAnswers()
   @UseGuards(AlibabaSignatureGuard)
   async receive1688(@Req() request: AlibabaPushRequest) {
@@ -51,7 +59,11 @@ export class WebhooksController {
   @Post('orders')
   @HttpCode(200)
   @ApiHeader({ name: 'X-Webhook-Timestamp', description: 'unix seconds; more than 300 s from now is refused', required: true })
-  @ApiHeader({ name: 'X-Webhook-Signature', description: 'sha256=<hex HMAC-SHA256(WEBHOOK_SECRET, timestamp + "." + raw body)>', required: true })
+  @ApiHeader({
+    name: 'X-Webhook-Signature',
+    description: 'sha256=<hex HMAC-SHA256(WEBHOOK_SECRET, timestamp + "." + raw body)>',
+    required: true,
+  })
   @ApiOkResponse({ description: 'queued durably', schema: { example: { success: true, eventId: 'evt-1' } } })
   @WebhookErrorAnswers()
   @UseGuards(WebhookSignatureGuard)

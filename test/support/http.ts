@@ -24,7 +24,11 @@ export function form1688(message: string, secret = APP_SECRET): string {
   return new URLSearchParams({ message, _aop_signature: signature }).toString();
 }
 
-export async function push1688(baseUrl: string, message: string, options: { secret?: string; body?: string; contentType?: string; query?: string } = {}): Promise<Answer> {
+export async function push1688(
+  baseUrl: string,
+  message: string,
+  options: { secret?: string; body?: string; contentType?: string; query?: string } = {},
+): Promise<Answer> {
   const response = await fetch(`${baseUrl}/webhooks/1688${options.query ? `?${options.query}` : ''}`, {
     method: 'POST',
     headers: { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' },
@@ -48,7 +52,11 @@ export function orderMessage(m: OrderMessage): string {
   return `{"msgId":${m.msgId},"type":"${m.type ?? 'ORDER_BUYER_VIEW_ORDER_PAY'}","gmtBorn":${m.gmtBorn ?? Date.now()},"userInfo":"b2b-1676547900b7bb3","data":${data}}`;
 }
 
-export async function pushGeneric(baseUrl: string, body: string, options: { secret?: string; timestamp?: number; signature?: string } = {}): Promise<Answer> {
+export async function pushGeneric(
+  baseUrl: string,
+  body: string,
+  options: { secret?: string; timestamp?: number; signature?: string } = {},
+): Promise<Answer> {
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
   const signature = options.signature ?? `sha256=${signGenericWebhook(options.secret ?? WEBHOOK_SECRET, timestamp, body)}`;
   const response = await fetch(`${baseUrl}/webhooks/orders`, {
@@ -63,6 +71,10 @@ export async function api(baseUrl: string, method: string, path: string, body?: 
   const headers: Record<string, string> = {};
   if (key !== null) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return answer(response);
 }

@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { testEnv, type isolatedNames } from './service.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import type { ChildProcess } from 'node:child_process';
+import { harnessSecretEnv } from '../../tools/lib/harness-secrets.mjs';
+import { launchService } from '../../tools/lib/harness-service.mjs';
+import { ADMIN_KEY, API_KEY, testEnv, type isolatedNames } from './service.js';
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -16,63 +14,35 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** The built service (`dist/main.js`) as its own process, the way it runs in production. */
+/**
+ * The built service (`dist/main.js`) as its own process, the way it runs in production, started
+ * by the harnesses' one launcher (tools/lib/harness-service.mjs) with the harnesses' credentials
+ * (tools/lib/harness-secrets.mjs). The keys of test/support/service.ts are accepted too, so that
+ * the test helpers built on its constants work against it.
+ */
 export async function startServiceProcess(names: ReturnType<typeof isolatedNames>, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const base = testEnv(names);
+  const service = await launchService({
+    label: 'service',
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
-      ...testEnv(names),
+      ...base,
+      ...harnessSecretEnv({ extraApiKeys: [API_KEY, ...(base.API_KEYS ?? '').split(',')].filter(Boolean), extraAdminKeys: [ADMIN_KEY] }),
       LOG_LEVEL: 'info',
       ...env,
     },
-  });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.length > 200_000) output = output.slice(-100_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const port = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`service did not start within 60 s:\n${output.slice(-3_000)}`));
-    }, 60_000);
-    const onData = () => {
-      const line = output.split('\n').find((l) => l.includes('ordersync started'));
-      if (!line) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      const match = /"port":(\d+|null)/.exec(line);
-      resolve(match && match[1] !== 'null' ? Number(match[1]) : null);
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`service exited with ${code} before starting:\n${output.slice(-3_000)}`));
-    });
+    startTimeoutMs: 60_000,
   });
   return {
-    child,
-    port,
-    output: () => output,
+    child: service.child,
+    port: service.port,
+    output: service.output,
     async stop(timeoutMs = 30_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const [code] = await exited;
-      clearTimeout(timer);
-      return code as number | null;
+      return (await service.stop(timeoutMs)).code;
     },
     async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
+      await service.kill();
     },
   };
 }

@@ -23,7 +23,9 @@ export class OrderHistory1733000000000 implements MigrationInterface {
       `UPDATE orders SET placeholder_for = CASE WHEN supplier_order_id IS NOT NULL AND id = '1688-' || supplier_order_id THEN 'supplier_order' ELSE 'order' END
        WHERE status = 'EXTERNAL'`,
     );
-    await db.query(`ALTER TABLE orders ADD CONSTRAINT orders_placeholder_check CHECK ((status = 'EXTERNAL') = (placeholder_for IS NOT NULL))`);
+    await db.query(
+      `ALTER TABLE orders ADD CONSTRAINT orders_placeholder_check CHECK ((status = 'EXTERNAL') = (placeholder_for IS NOT NULL))`,
+    );
   }
 
   async down(db: QueryRunner): Promise<void> {

@@ -109,7 +109,10 @@ export class OrdersRepository {
 
   /** Placeholders of supplier orders (1688 messages) among these ids: a new order of ours may not take them over. */
   async supplierPlaceholdersAmong(db: Db, ids: string[]): Promise<string[]> {
-    const rows: { id: string }[] = await db.query(`SELECT id FROM orders WHERE id = ANY($1::text[]) AND placeholder_for = 'supplier_order' FOR UPDATE`, [ids]);
+    const rows: { id: string }[] = await db.query(
+      `SELECT id FROM orders WHERE id = ANY($1::text[]) AND placeholder_for = 'supplier_order' FOR UPDATE`,
+      [ids],
+    );
     return rows.map((row) => row.id);
   }
 
@@ -258,7 +261,10 @@ export class OrdersRepository {
 
   /** Moves PENDING orders (these, or the oldest `limit`) to PROCESSING under a lease, skipping rows others hold. */
   async claim(db: Db, leaseMs: number, which: { ids: string[] } | { limit: number }): Promise<ClaimedOrder[]> {
-    const [where, param] = 'ids' in which ? [`status = 'PENDING' AND id = ANY($2::text[]) ORDER BY id`, which.ids] : [`status = 'PENDING' ORDER BY created_at, id LIMIT $2`, which.limit];
+    const [where, param] =
+      'ids' in which
+        ? [`status = 'PENDING' AND id = ANY($2::text[]) ORDER BY id`, which.ids]
+        : [`status = 'PENDING' ORDER BY created_at, id LIMIT $2`, which.limit];
     const rows = await returningRows<{ id: string; payload_json: string }>(
       db,
       `WITH picked AS (SELECT id FROM orders WHERE ${where} FOR UPDATE SKIP LOCKED)
@@ -298,13 +304,20 @@ export class OrdersRepository {
 
   /** FAILED → PENDING (an operator's retry); false when the order is not FAILED. */
   async reopenFailed(db: Db, id: string): Promise<boolean> {
-    const rows = await returningRows<{ id: string }>(db, `UPDATE orders SET status = 'PENDING', updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING id`, [id]);
+    const rows = await returningRows<{ id: string }>(
+      db,
+      `UPDATE orders SET status = 'PENDING', updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING id`,
+      [id],
+    );
     return rows.length > 0;
   }
 
   /** Which of these orders are still PROCESSING (waiting for their dispatch). */
   async processingAmong(ids: string[]): Promise<Set<string>> {
-    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM orders WHERE id = ANY($1::text[]) AND status = 'PROCESSING'`, [ids]);
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM orders WHERE id = ANY($1::text[]) AND status = 'PROCESSING'`,
+      [ids],
+    );
     return new Set(rows.map((row) => row.id));
   }
 }
