@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from './support/http.js';
-import { startTestService, type TestService } from './support/service.js';
+import { api, orderMessage, push1688 } from './support/http.js';
+import { ADMIN_KEY, eventually, startTestService, type TestService } from './support/service.js';
 
 let t: TestService;
 
@@ -166,5 +166,82 @@ describe('API keys', () => {
 
   it('accepts any key of API_KEYS', async () => {
     expect((await api(t.baseUrl, 'GET', '/orders?limit=1', undefined, 'second-key-0123456789')).status).toBe(200);
+  });
+});
+
+describe('ids and numbers of every shape', () => {
+  it('keeps numbers in payloads digit for digit: past 2^53, with trailing zeros, in exponent form', async () => {
+    const body = '{"id":"N-1","payload":{"big":167539019420540001,"price":12.50,"neg":-9007199254740993,"list":[1,2.0,3e2]}}';
+    const created = await fetch(`${t.baseUrl}/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(created.status).toBe(201);
+    const text = await (await fetch(`${t.baseUrl}/orders/N-1`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+    expect(text).toContain('"big":167539019420540001');
+    expect(text).toContain('"neg":-9007199254740993');
+    expect(text).toContain('"price":12.50');
+    // jsonb writes an exponent out in full; the value is the same.
+    expect(text).toContain('"list":[1,2.0,300]');
+    // The same numbers again are the same payload: 200, not a conflict.
+    const again = await fetch(`${t.baseUrl}/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(again.status).toBe(200);
+  });
+
+  it('refuses a number no database column could hold, with a 400 that says so', async () => {
+    const answer = await api(t.baseUrl, 'POST', '/orders', '{"id":"N-2","payload":{"x":1e400000}}');
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toMatch(/too large/);
+  });
+
+  it('answers 400, not 500, to dates the ISO-8601 validator used to let through', async () => {
+    for (const updatedSince of ['2020-W01', '2020-01-01T10', '2026-02-30T00:00:00Z', '0000-01-01T00:00:00Z']) {
+      expect((await api(t.baseUrl, 'GET', `/orders?updatedSince=${encodeURIComponent(updatedSince)}`)).status).toBe(400);
+    }
+    expect((await api(t.baseUrl, 'GET', `/orders?updatedSince=2026-11-22T08:00`)).status).toBe(200);
+  });
+
+  it('serves an id of 128 characters of any script in every route, and pages through such ids with cursors', async () => {
+    const ids = ['订'.repeat(128), '😀'.repeat(128), '%'.repeat(128), `${'x'.repeat(127)}/`];
+    for (const id of ids) expect((await api(t.baseUrl, 'POST', '/orders', { id, payload: {} })).status).toBe(201);
+    for (const id of ids) {
+      const path = `/orders/${encodeURIComponent(id)}`;
+      expect((await api(t.baseUrl, 'GET', path)).body.id).toBe(id);
+      expect((await api(t.baseUrl, 'GET', `${path}/events`)).status).toBe(200);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await api(
+        t.baseUrl,
+        'GET',
+        `/orders?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((o) => o.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    for (const id of ids) expect(seen).toContain(id);
+  });
+
+  it('gives a new order the id of a 1688 placeholder: the placeholder moves aside and keeps its messages', async () => {
+    expect(
+      (await push1688(t.baseUrl, orderMessage({ msgId: 77001, orderId: '700000000000000001', status: 'waitsellersend' }))).status,
+    ).toBe(200);
+    await eventually(async () => ((await api(t.baseUrl, 'GET', '/orders/1688-700000000000000001')).status === 200 ? true : undefined));
+    const created = await api(t.baseUrl, 'POST', '/orders', { id: '1688-700000000000000001', payload: {} });
+    expect(created).toMatchObject({ status: 201, body: { status: 'PENDING', supplierOrderId: null } });
+    const holder = (await api(t.baseUrl, 'GET', '/orders?supplierOrderId=700000000000000001')).body.items;
+    expect(holder).toEqual([
+      expect.objectContaining({ id: '1688-700000000000000001-2', status: 'EXTERNAL', supplierStatus: 'waitsellersend' }),
+    ]);
+    expect(
+      (await api(t.baseUrl, 'GET', '/orders/1688-700000000000000001-2/events')).body.items.map((e: { messageId: string }) => e.messageId),
+    ).toEqual(['77001']);
   });
 });

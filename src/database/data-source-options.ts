@@ -1,13 +1,13 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { InboxMessageEntity } from '../orders/entities/inbox-message.entity.js';
-import { OrderEventEntity } from '../orders/entities/order-event.entity.js';
+import { OrderHistoryEntity } from '../orders/entities/order-history.entity.js';
 import { OrderEntity } from '../orders/entities/order.entity.js';
 import { InitialSchema1732400000000 } from './migrations/1732400000000-initial-schema.js';
 import { Dispatch1732500000000 } from './migrations/1732500000000-dispatch.js';
 import { OrderHistory1733000000000 } from './migrations/1733000000000-order-history.js';
 
-export const ENTITIES = [OrderEntity, OrderEventEntity, InboxMessageEntity];
+export const ENTITIES = [OrderEntity, OrderHistoryEntity, InboxMessageEntity];
 export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000, OrderHistory1733000000000];
 
 export function dataSourceOptions(

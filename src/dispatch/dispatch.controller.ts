@@ -1,4 +1,5 @@
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiConflictResponse, ApiForbiddenResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ERROR_SCHEMA } from '../docs/api-schemas.js';
 import { ConflictException, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
@@ -18,7 +19,13 @@ export class DispatchController {
   /** Claims every PENDING order now, without waiting for DISPATCH_CRON; answers how many. */
   @Post('run')
   @HttpCode(200)
-  @ApiOkResponse({ description: 'orders claimed and queued for dispatch', schema: { example: { claimed: 12 } } })
+  @ApiOkResponse({
+    description: 'orders claimed and queued for dispatch',
+    schema: { type: 'object', properties: { claimed: { type: 'integer' } }, example: { claimed: 12 } },
+  })
+  @ApiUnauthorizedResponse({ schema: ERROR_SCHEMA })
+  @ApiForbiddenResponse({ description: 'a client key: this needs ADMIN_API_KEYS', schema: ERROR_SCHEMA })
+  @ApiConflictResponse({ description: 'DISPATCH_ENABLED=false', schema: ERROR_SCHEMA })
   async run(): Promise<{ claimed: number }> {
     if (!this.config.dispatchEnabled) throw new ConflictException('dispatch is switched off (DISPATCH_ENABLED=false)');
     return { claimed: await this.claims.claimPending() };

@@ -11,7 +11,8 @@ export function setupApiDocs(app: NestFastifyApplication): void {
         '413 too large, 415 wrong content type, 503 when it cannot be queued (send it again).',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'a key from API_KEYS' }, 'api-key')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'a key from API_KEYS (or ADMIN_API_KEYS)' }, 'api-key')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'a key from ADMIN_API_KEYS' }, 'admin-key')
     .build();
   const document = SwaggerModule.createDocument(app, config);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

@@ -1,5 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HEALTH_SCHEMA } from '../docs/api-schemas.js';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
@@ -8,6 +10,7 @@ import { QueueCatalog } from '../queues/queue-catalog.js';
 import { QueueDepthService } from '../queues/queue-depth.service.js';
 import { ShutdownState } from './shutdown-state.js';
 
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -23,6 +26,8 @@ export class HealthController {
   /** The process answers; no dependency is checked (a dead database is not a reason to restart). */
   @Get('live')
   @HealthCheck()
+  @ApiOkResponse({ description: 'the process answers', schema: HEALTH_SCHEMA })
+  @ApiServiceUnavailableResponse({ description: 'not so; details say which check', schema: HEALTH_SCHEMA })
   live() {
     return this.health.check([]);
   }
@@ -35,6 +40,8 @@ export class HealthController {
    */
   @Get('ready')
   @HealthCheck()
+  @ApiOkResponse({ description: "this process can do its job (its role's dependencies)", schema: HEALTH_SCHEMA })
+  @ApiServiceUnavailableResponse({ description: 'not so; details say which check', schema: HEALTH_SCHEMA })
   ready() {
     const timeout = this.config.healthCheckTimeoutMs;
     const needsPostgres = this.config.role === 'worker';
@@ -71,6 +78,8 @@ export class HealthController {
    */
   @Get('backlog')
   @HealthCheck()
+  @ApiOkResponse({ description: 'no work queue is over BACKLOG_MAX_WAITING / BACKLOG_MAX_AGE_MS', schema: HEALTH_SCHEMA })
+  @ApiServiceUnavailableResponse({ description: 'not so; details say which check', schema: HEALTH_SCHEMA })
   backlog() {
     const timeout = this.config.healthCheckTimeoutMs;
     return this.health.check([

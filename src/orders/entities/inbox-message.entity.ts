@@ -1,7 +1,8 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** Every webhook message the orders module has applied or ignored, once per source and id. */
 @Entity('inbox_messages')
+@Check('inbox_messages_outcome_check', `outcome IN ('applied', 'ignored')`)
 export class InboxMessageEntity {
   @PrimaryColumn({ type: 'text' })
   source: string;
@@ -18,7 +19,7 @@ export class InboxMessageEntity {
   @Column({ name: 'received_at', type: 'timestamptz' })
   receivedAt: Date;
 
-  @Column({ name: 'applied_at', type: 'timestamptz' })
+  @Column({ name: 'applied_at', type: 'timestamptz', default: () => 'now()' })
   appliedAt: Date;
 
   @Column({ type: 'text' })

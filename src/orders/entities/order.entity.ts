@@ -1,9 +1,22 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 
 export const ORDER_STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXTERNAL'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/**
+ * The `orders` table as the migrations make it (a test checks that the two agree, so that
+ * `npm run migration:generate` starts from no difference). Queries are raw SQL in the repositories.
+ */
 @Entity('orders')
+@Check('orders_status_check', `status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'EXTERNAL')`)
+@Check('orders_placeholder_for_check', `placeholder_for IN ('order', 'supplier_order')`)
+@Check('orders_placeholder_check', `(status = 'EXTERNAL') = (placeholder_for IS NOT NULL)`)
+@Unique('orders_supplier_order_id_key', ['supplierOrderId'])
+@Index('orders_created_idx', ['createdAt', 'id'])
+@Index('orders_status_idx', ['status', 'createdAt', 'id'])
+@Index('orders_updated_idx', ['updatedAt'])
+@Index('orders_supplier_status_idx', ['supplierStatus'], { where: 'supplier_status IS NOT NULL' })
+@Index('orders_lease_idx', ['leaseUntil'], { where: `status = 'PROCESSING'` })
 export class OrderEntity {
   @PrimaryColumn({ type: 'text' })
   id: string;
@@ -39,9 +52,13 @@ export class OrderEntity {
   @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
   leaseUntil: Date | null;
 
-  @Column({ name: 'created_at', type: 'timestamptz' })
+  /** What named an EXTERNAL placeholder: our order id (generic webhooks) or a 1688 supplier order. */
+  @Column({ name: 'placeholder_for', type: 'text', nullable: true })
+  placeholderFor: 'order' | 'supplier_order' | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 
-  @Column({ name: 'updated_at', type: 'timestamptz' })
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
   updatedAt: Date;
 }

@@ -1,12 +1,21 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { OrderEntity } from './order.entity.js';
 
-@Entity('order_events')
-export class OrderEventEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint' })
+/** Each order's history (the `order_history` table); see OrderHistoryRepository. */
+@Entity('order_history')
+@Check('order_history_kind_check', `kind IN ('supplier_message', 'status_change', 'dispatch_attempt', 'merged')`)
+@Check('order_history_outcome_check', `outcome IN ('applied', 'ignored')`)
+@Index('order_history_order_idx', ['orderId', 'id'])
+export class OrderHistoryEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint', primaryKeyConstraintName: 'order_history_pkey' })
   id: string;
 
   @Column({ name: 'order_id', type: 'text' })
   orderId: string;
+
+  @ManyToOne(() => OrderEntity, { onDelete: 'CASCADE', onUpdate: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'order_id', foreignKeyConstraintName: 'order_history_order_id_fkey' })
+  order?: OrderEntity;
 
   @Column({ type: 'text' })
   kind: 'supplier_message' | 'status_change' | 'dispatch_attempt' | 'merged';
@@ -32,7 +41,7 @@ export class OrderEventEntity {
   @Column({ name: 'to_status', type: 'text', nullable: true })
   toStatus: string | null;
 
-  /** The call to the external API this event is about (dispatch events). */
+  /** The call to the external API this entry is about (dispatch entries). */
   @Column({ type: 'integer', nullable: true })
   attempt: number | null;
 
@@ -42,6 +51,6 @@ export class OrderEventEntity {
   @Column({ type: 'text', nullable: true })
   reason: string | null;
 
-  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 }
