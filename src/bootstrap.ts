@@ -10,6 +10,7 @@ import { ShutdownState } from './health/shutdown-state.js';
 import { configureHttp } from './http/configure-http.js';
 import { createHttpAdapter } from './http/http-adapter.js';
 import { PinoNestLogger, createPino } from './logging/logger.js';
+import { checkRedisDurability } from './queues/redis-durability.js';
 import { WorkerRegistry } from './queues/worker-registry.js';
 
 export function createLogger(config: Pick<AppConfig, 'logLevel'>): PinoNestLogger {
@@ -29,6 +30,7 @@ export interface RunningService {
  * small one with /health and /metrics only.
  */
 export async function startService(config: AppConfig, logger = createLogger(config)): Promise<RunningService> {
+  await checkRedisDurability(config, logger);
   const migrations = await prepareDatabase(config);
   if (migrations.length > 0) logger.log({ msg: 'migrations applied', migrations });
 

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterQueueOf } from '../src/queues/queue-catalog.js';
 import { APPLY_MESSAGES_JOB, ORDER_EVENTS_QUEUE, type ApplyMessagesJob, type InboundMessage } from '../src/queues/order-events.queue.js';
-import { orderMessage, push1688 } from './support/http.js';
+import { api, orderMessage, push1688 } from './support/http.js';
 import { ADMIN_DATABASE_URL, eventually, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
 
 let t: TestService;
@@ -145,6 +145,10 @@ describe('a Postgres that refuses connections for longer than the attempts would
         if (answer.status === 200) acked.push(8800 + i);
       }
       expect(acked.length).toBe(30);
+      // Taking webhooks needs no Postgres: still ready; /orders says the database is away.
+      expect((await api(short.baseUrl, 'GET', '/health/ready', undefined, null)).status).toBe(200);
+      const orders = await api(short.baseUrl, 'GET', '/orders');
+      expect(orders).toMatchObject({ status: 503, body: { message: expect.stringMatching(/database is unavailable/) } });
       // Well past what 8 attempts with backoff would allow if each try used one (1+2+4+... s).
       const queue = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: short.config.queuePrefix });
       try {

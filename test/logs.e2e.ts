@@ -1,0 +1,46 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { form1688, orderMessage } from './support/http.js';
+import { startServiceProcess, type ServiceProcess } from './support/processes.js';
+import { dropDatabase, eventually, isolatedNames } from './support/service.js';
+
+/** Logs carry no signature, message body or key, query strings included, also on a 5xx. */
+const names = isolatedNames('logs');
+let service: ServiceProcess | undefined;
+
+afterAll(async () => {
+  await service?.stop();
+  await dropDatabase(names.databaseName);
+});
+
+describe('what logs never hold', () => {
+  it(
+    'a 1688 push answered 503 with its message and signature in the query string is logged by its path only',
+    { timeout: 90_000 },
+    async () => {
+      service = await startServiceProcess(names, { ROLE: 'api', REDIS_URL: 'redis://127.0.0.1:1', ENQUEUE_TIMEOUT_MS: '200' });
+      const message = orderMessage({ msgId: 31337, orderId: '167539019420549999', status: 'zz-secret-status' });
+      const form = new URLSearchParams(form1688(message));
+      const signature = form.get('_aop_signature') as string;
+      const answer = await fetch(`http://127.0.0.1:${service.port}/webhooks/1688?${form.toString()}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer never-log-this-key-0123' },
+        body: '',
+      });
+      expect(answer.status).toBe(503);
+      const line = await eventually(
+        () =>
+          service
+            ?.output()
+            .split('\n')
+            .find((l) => l.includes('"status":503')),
+        10_000,
+        'the 503 logged',
+      );
+      expect(JSON.parse(line)).toMatchObject({ route: '/webhooks/1688', url: '/webhooks/1688', status: 503 });
+      const output = service.output();
+      expect(output).not.toContain(signature);
+      expect(output).not.toContain('zz-secret-status');
+      expect(output).not.toContain('never-log-this-key-0123');
+    },
+  );
+});
