@@ -16,7 +16,7 @@ beforeAll(async () => {
   const server = await requireCommand('redis-server');
   redis = await startRedisProcess(
     server,
-    port as number,
+    port,
     [
       '--port',
       String(port),
