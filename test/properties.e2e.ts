@@ -55,8 +55,7 @@ const payloadText = fc
 
 /** Numbers by value, as text: how two JSON documents are compared digit for digit. */
 function canonical(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && 'isLosslessNumber' in value)
-    return `n:${Number.isInteger(Number(String(value))) && !String(value).includes('.') ? BigInt(String(value)).toString() : String(value)}`;
+  if (isLosslessNumber(value)) return `n:${/^-?\d+$/.test(value.value) ? BigInt(value.value).toString() : value.value}`;
   if (typeof value === 'number') return `n:${value}`;
   if (Array.isArray(value)) return value.map(canonical);
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonical(v)]));
