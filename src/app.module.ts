@@ -11,6 +11,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { OperationsModule } from './operations/operations.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { QueuesModule } from './queues/queues.module.js';
+import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
@@ -25,6 +26,7 @@ export class AppModule {
     const runWorkers = config.role !== 'api';
     const roles = { serveHttp: serveApi, runWorkers };
     const orders = OrdersModule.forRoot(config, roles);
+    const webhooks = WebhooksModule.forRoot({ serveHttp: serveApi });
     return {
       module: AppModule,
       imports: [
@@ -34,7 +36,8 @@ export class AppModule {
         MetricsModule.forRoot({ serveHttp: serveOps }),
         orders,
         DispatchModule.forRoot(config, roles, orders),
-        ...(serveApi ? [WebhooksModule] : []),
+        webhooks,
+        ReconciliationModule.forRoot(config, roles, { orders, webhooks }),
         OperationsModule.forRoot({ serveHttp: serveApi }),
         ...(serveOps ? [HealthModule] : []),
         ...(serveApi ? [DashboardModule.forRoot(config)] : []),

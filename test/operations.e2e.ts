@@ -246,7 +246,10 @@ describe('GET /metrics', () => {
     expect(
       after.get('ordersync_http_request_duration_seconds_count{method="POST",route="/webhooks/1688",status_code="200"}'),
     ).toBeGreaterThanOrEqual(3);
-    expect(after.get('ordersync_queue_jobs{queue="order-events",state="waiting"}')).toEqual(expect.any(Number));
+    expect(after.get('ordersync_queue_jobs{queue="order-events",state="waiting",scope="fleet"}')).toEqual(expect.any(Number));
+    // Node's own metrics under their standard names.
+    expect(after.get('process_cpu_user_seconds_total')).toEqual(expect.any(Number));
+    expect(after.get('nodejs_heap_size_used_bytes')).toEqual(expect.any(Number));
     expect(after.get('ordersync_db_pool_connections{state="in_use"}')).toEqual(expect.any(Number));
     expect(after.get('ordersync_supplier_status_lag_seconds_count')).toBeGreaterThanOrEqual(3);
     expect(

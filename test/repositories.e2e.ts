@@ -8,6 +8,7 @@ import { InboxRepository } from '../src/orders/repositories/inbox.repository.js'
 import { OrderHistoryRepository } from '../src/orders/repositories/order-history.repository.js';
 import { OrdersRepository } from '../src/orders/repositories/orders.repository.js';
 import type { InboundMessage } from '../src/queues/order-events.queue.js';
+import { SyncRepository } from '../src/reconciliation/sync.repository.js';
 import { dropDatabase, isolatedNames } from './support/service.js';
 
 /**
@@ -181,6 +182,28 @@ describe('InboxRepository', () => {
     };
     expect([...(await inbox.recordNew(ds, [entry, { ...entry, messageId: 'i-2' }]))].sort()).toEqual(['1688\u0000i-1', '1688\u0000i-2']);
     expect([...(await inbox.recordNew(ds, [entry, { ...entry, source: 'orders' }]))]).toEqual(['orders\u0000i-1']);
+  });
+});
+
+describe('SyncRepository', () => {
+  it('finds the newest run of each kind by its number, past run 9 too (not by the text of its id)', async () => {
+    const sync = new SyncRepository(ds);
+    const window = { from: new Date(0), to: new Date() };
+    let last = '';
+    for (let i = 0; i < 12; i++) {
+      last = await sync.startRun('pull', 'schedule', window);
+      await sync.finishRun(last, i === 10 ? 'failed' : 'ok', { n: i }, i === 10 ? 'boom' : null);
+    }
+    const runs = await sync.lastRuns();
+    expect(runs.last.pull?.id).toBe(last);
+    expect(runs.lastFailed.pull?.counts).toEqual({ n: 10 });
+  });
+
+  it('only ever moves a watermark forward', async () => {
+    const sync = new SyncRepository(ds);
+    await sync.advanceWatermark('sweep', new Date('2026-11-20T00:00:00Z'));
+    await sync.advanceWatermark('sweep', new Date('2026-11-19T00:00:00Z'));
+    expect((await sync.watermark('sweep'))?.toISOString()).toBe('2026-11-20T00:00:00.000Z');
   });
 });
 

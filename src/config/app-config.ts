@@ -77,6 +77,33 @@ export interface AppConfig {
   shutdownGraceMs: number;
   /** On SIGTERM, how long readiness is down before HTTP stops taking requests. */
   shutdownReadyDelayMs: number;
+  /** 1688 Open API gateway, e.g. https://gw.open.1688.com/openapi. */
+  alibabaApiUrl: string;
+  /** The buyer's access token for the trade APIs ('' when not given: the sweep needs one). */
+  alibabaAccessToken: string;
+  /** Refreshes the access token before it expires ('' when not given). */
+  alibabaRefreshToken: string;
+  /** Calls to the Open API per second, fleet-wide. */
+  alibabaApiRateLimit: number;
+  alibabaApiTimeoutMs: number;
+  /** Retries of a call that was rate-limited (gw.Qos*), got a 5xx or no answer. */
+  alibabaApiRetries: number;
+  /** Whether pull and sweep run at all: off when ALIBABA_SYNC_ENABLED=false, and with development secrets against the real gateway. */
+  alibabaSyncEnabled: boolean;
+  /** When the fleet pulls the messages 1688 holds (push.query.messageList); 'off' for never. */
+  pushPullCron: string;
+  /** How far back the first pull looks (1688 keeps undelivered messages about 7 days). */
+  pushPullLookbackMs: number;
+  /** Each pull starts this much before the last watermark (1688's clock and ours differ). */
+  pushPullOverlapMs: number;
+  /** When the fleet compares 1688's orders with ours (getBuyerOrderList); 'off' for never. */
+  reconcileCron: string;
+  reconcileLookbackMs: number;
+  reconcileOverlapMs: number;
+  /** Linked orders whose open status has not changed for this long are read one by one (get.buyerView). */
+  reconcileStaleAfterMs: number;
+  /** At most this many stale orders are read per sweep. */
+  reconcileStaleBatch: number;
 }
 
 export class ConfigError extends Error {}
@@ -104,10 +131,15 @@ export const FILE_VARIABLES = [
   'ADMIN_API_KEYS',
   'ALIBABA_APP_KEY',
   'ALIBABA_APP_SECRET',
+  'ALIBABA_ACCESS_TOKEN',
+  'ALIBABA_REFRESH_TOKEN',
   'WEBHOOK_SECRET',
   'DATABASE_URL',
+  'DATABASE_MIGRATION_URL',
   'REDIS_URL',
 ] as const;
+
+export const DEFAULT_ALIBABA_API_URL = 'https://gw.open.1688.com/openapi';
 
 export interface LoadedConfig {
   config: AppConfig;
@@ -169,6 +201,15 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     devFallbacks.push(name);
     return DEV_SECRETS[name];
   };
+  /** A secret that may be absent (then ''); when given in production, not a placeholder or short. */
+  const optionalSecret = (name: 'ALIBABA_ACCESS_TOKEN' | 'ALIBABA_REFRESH_TOKEN'): string => {
+    const value = env[name]?.trim() ?? '';
+    if (value && production) {
+      if (PLACEHOLDERS.has(value.toLowerCase())) errors.push(`${name} holds a placeholder; set a real one or leave it out`);
+      else if (value.length < MIN_SECRET_LENGTH) errors.push(`${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
+    }
+    return value;
+  };
   const keys = (name: 'API_KEYS' | 'ADMIN_API_KEYS'): string[] => {
     const list = secret(name)
       .split(',')
@@ -225,6 +266,9 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     }
     return value;
   };
+
+  const cronOrOff = (name: string, fallback: string): string =>
+    text(name, fallback).toLowerCase() === 'off' ? 'off' : cron(name, fallback);
 
   const role = text('ROLE', 'all');
   if (!['all', 'api', 'worker'].includes(role)) errors.push(`ROLE must be all, api or worker, got "${role}"`);
@@ -287,7 +331,29 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     resultsBatchWindowMs: int('RESULTS_BATCH_WINDOW_MS', 10, 0, 10_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
     shutdownReadyDelayMs: int('SHUTDOWN_READY_DELAY_MS', 0, 0, 120_000),
+    alibabaApiUrl: url('ALIBABA_API_URL', DEFAULT_ALIBABA_API_URL, ['http:', 'https:']),
+    alibabaAccessToken: optionalSecret('ALIBABA_ACCESS_TOKEN'),
+    alibabaRefreshToken: optionalSecret('ALIBABA_REFRESH_TOKEN'),
+    alibabaApiRateLimit: int('ALIBABA_API_RATE_LIMIT', 10, 1, 10_000),
+    alibabaApiTimeoutMs: int('ALIBABA_API_TIMEOUT_MS', 10_000, 100, 120_000),
+    alibabaApiRetries: int('ALIBABA_API_RETRIES', 6, 0, 50),
+    alibabaSyncEnabled: bool('ALIBABA_SYNC_ENABLED', true),
+    pushPullCron: cronOrOff('PUSH_PULL_CRON', '0 * * * * *'),
+    pushPullLookbackMs: int('PUSH_PULL_LOOKBACK_MS', 7 * 86_400_000, 60_000, 90 * 86_400_000),
+    pushPullOverlapMs: int('PUSH_PULL_OVERLAP_MS', 10 * 60_000, 0, 86_400_000),
+    reconcileCron: cronOrOff('RECONCILE_CRON', '0 */10 * * * *'),
+    reconcileLookbackMs: int('RECONCILE_LOOKBACK_MS', 86_400_000, 60_000, 90 * 86_400_000),
+    reconcileOverlapMs: int('RECONCILE_OVERLAP_MS', 10 * 60_000, 0, 86_400_000),
+    reconcileStaleAfterMs: int('RECONCILE_STALE_AFTER_MS', 6 * 3_600_000, 60_000, 90 * 86_400_000),
+    reconcileStaleBatch: int('RECONCILE_STALE_BATCH', 200, 0, 100_000),
   };
+  // Development secrets mean nothing to the real 1688: calling it with them would only fail every minute.
+  if (
+    config.alibabaApiUrl === DEFAULT_ALIBABA_API_URL &&
+    (devFallbacks.includes('ALIBABA_APP_SECRET') || devFallbacks.includes('ALIBABA_APP_KEY'))
+  ) {
+    config.alibabaSyncEnabled = false;
+  }
 
   if (config.dispatchLockMs <= config.externalApiTimeoutMs) {
     errors.push(

@@ -71,17 +71,47 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly alibabaApiCalls = new Counter({
+    name: 'ordersync_alibaba_api_calls_total',
+    help: 'Calls to the 1688 Open API by api and outcome: ok, rate-limited, unavailable, auth, signature, not-found, refused, bad-answer',
+    labelNames: ['api', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pulledMessages = new Counter({
+    name: 'ordersync_pull_messages_total',
+    help: 'Messages pulled from 1688 (push.query.messageList), by outcome: pulled (queued), confirmed, unconfirmable',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reconciledOrders = new Counter({
+    name: 'ordersync_reconcile_orders_total',
+    help: "Orders a sweep compared with 1688's, by result: examined, drifted (1688 newer than ours: a repair was queued), unknown (no order of ours: an EXTERNAL one is made)",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly syncRuns = new Counter({
+    name: 'ordersync_sync_runs_total',
+    help: 'Pull and sweep runs by kind and outcome (ok, failed)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  // Fleet-wide gauges (scope="fleet") read the same state from every process: aggregate them with
+  // max(), never sum() (see docs/runbook.md).
   private readonly queueJobs = new Gauge({
     name: 'ordersync_queue_jobs',
-    help: 'Jobs per queue and state (waiting, active, delayed, failed, dead_lettered)',
-    labelNames: ['queue', 'state'] as const,
+    help: 'Jobs per queue and state (waiting, active, delayed, failed, dead_lettered); fleet-wide: aggregate with max()',
+    labelNames: ['queue', 'state', 'scope'] as const,
     registers: [this.registry],
   });
 
   private readonly queueOldestWaiting = new Gauge({
     name: 'ordersync_queue_oldest_waiting_age_seconds',
-    help: 'Age of the oldest waiting job per queue (0 when none waits)',
-    labelNames: ['queue'] as const,
+    help: 'Age of the oldest waiting job per queue (0 when none waits); fleet-wide: aggregate with max()',
+    labelNames: ['queue', 'scope'] as const,
     registers: [this.registry],
   });
 
@@ -96,7 +126,8 @@ export class MetricsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly depth: QueueDepthService,
   ) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'ordersync_' });
+    // Node's own metrics under their standard names (process_*, nodejs_*), as stock dashboards expect.
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Runs a job's work and records how long it took and how it ended. */
@@ -112,9 +143,26 @@ export class MetricsService {
     }
   }
 
+  private readonly collectors: (() => Promise<void>)[] = [];
+
+  /** A fleet-wide gauge that another module fills in at each scrape (a failing read leaves it out). */
+  fleetGauge(name: string, help: string, read: () => Promise<number | null>): void {
+    const gauge = new Gauge({
+      name,
+      help: `${help}; fleet-wide: aggregate with max()`,
+      labelNames: ['scope'] as const,
+      registers: [this.registry],
+    });
+    this.collectors.push(async () => {
+      const value = await read().catch(() => null);
+      if (value === null) gauge.reset();
+      else gauge.set({ scope: 'fleet' }, value);
+    });
+  }
+
   async render(): Promise<string> {
     this.readPool();
-    await this.readQueues();
+    await Promise.all([this.readQueues(), ...this.collectors.map((collect) => collect())]);
     return this.registry.metrics();
   }
 
@@ -133,12 +181,12 @@ export class MetricsService {
   private async readQueues(): Promise<void> {
     try {
       for (const queue of (await this.depth.depths()).queues) {
-        this.queueJobs.set({ queue: queue.name, state: 'waiting' }, queue.waiting);
-        this.queueJobs.set({ queue: queue.name, state: 'active' }, queue.active);
-        this.queueJobs.set({ queue: queue.name, state: 'delayed' }, queue.delayed);
-        this.queueJobs.set({ queue: queue.name, state: 'failed' }, queue.failed);
-        this.queueJobs.set({ queue: queue.name, state: 'dead_lettered' }, queue.deadLettered);
-        this.queueOldestWaiting.set({ queue: queue.name }, (queue.oldestWaitingAgeMs ?? 0) / 1000);
+        this.queueJobs.set({ queue: queue.name, state: 'waiting', scope: 'fleet' }, queue.waiting);
+        this.queueJobs.set({ queue: queue.name, state: 'active', scope: 'fleet' }, queue.active);
+        this.queueJobs.set({ queue: queue.name, state: 'delayed', scope: 'fleet' }, queue.delayed);
+        this.queueJobs.set({ queue: queue.name, state: 'failed', scope: 'fleet' }, queue.failed);
+        this.queueJobs.set({ queue: queue.name, state: 'dead_lettered', scope: 'fleet' }, queue.deadLettered);
+        this.queueOldestWaiting.set({ queue: queue.name, scope: 'fleet' }, (queue.oldestWaitingAgeMs ?? 0) / 1000);
       }
     } catch {
       // Redis away: the scrape still answers, without queue gauges (readiness says why).

@@ -1,5 +1,6 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { ALIBABA_PULL_QUEUE, ALIBABA_SWEEP_QUEUE, ALIBABA_SYNC_JOB_OPTIONS } from './alibaba-sync.queue.js';
 import { DEAD_LETTER_JOB_OPTIONS } from './dead-letter.js';
 import { DISPATCH_RESULTS_JOB_OPTIONS, DISPATCH_RESULTS_QUEUE } from './dispatch-results.queue.js';
 import { DISPATCH_SCHEDULE_JOB_OPTIONS, DISPATCH_SCHEDULE_QUEUE } from './dispatch-schedule.queue.js';
@@ -36,6 +37,8 @@ export function queueSpecs(options: CatalogOptions): QueueSpec[] {
     work(ORDER_DISPATCH_QUEUE, ORDER_DISPATCH_JOB_OPTIONS),
     work(DISPATCH_RESULTS_QUEUE, DISPATCH_RESULTS_JOB_OPTIONS),
     work(DISPATCH_SCHEDULE_QUEUE, DISPATCH_SCHEDULE_JOB_OPTIONS, false),
+    work(ALIBABA_PULL_QUEUE, ALIBABA_SYNC_JOB_OPTIONS, false),
+    work(ALIBABA_SWEEP_QUEUE, ALIBABA_SYNC_JOB_OPTIONS, false),
   ];
   const deadLetterQueues = workQueues.flatMap((queue) =>
     queue.deadLetterQueue

@@ -1,12 +1,12 @@
 import { BadRequestException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { chinaTimeToIso, parse1688Message } from './alibaba-message.js';
+import { chinaTimeToIso, parseAlibabaMessage } from './alibaba-message.js';
 
 const received = new Date('2026-11-22T08:00:00.000Z');
 
 function errorOf(text: string): { message: string; details?: string[] } {
   try {
-    parse1688Message(text, received);
+    parseAlibabaMessage(text, received);
   } catch (error) {
     expect(error).toBeInstanceOf(BadRequestException);
     return (error as BadRequestException).getResponse() as { message: string; details?: string[] };
@@ -14,9 +14,9 @@ function errorOf(text: string): { message: string; details?: string[] } {
   throw new Error('expected a 400');
 }
 
-describe('parse1688Message', () => {
+describe('parseAlibabaMessage', () => {
   it('keeps an 18-digit order id digit for digit', () => {
-    const job = parse1688Message(
+    const job = parseAlibabaMessage(
       '{"msgId":123,"type":"ORDER_BUYER_VIEW_ORDER_PAY","gmtBorn":1586227869437,"data":{"orderId":167539019420540001,"currentStatus":"waitsellersend","msgSendTime":"2018-05-30 19:34:27"}}',
       received,
     );
@@ -33,7 +33,7 @@ describe('parse1688Message', () => {
   });
 
   it('falls back to gmtBorn when msgSendTime is missing, and keeps unknown statuses', () => {
-    const job = parse1688Message(
+    const job = parseAlibabaMessage(
       '{"msgId":"7","type":"ORDER_X","gmtBorn":1000,"data":{"orderId":"42","currentStatus":"brand_new_state"}}',
       received,
     );
@@ -41,7 +41,7 @@ describe('parse1688Message', () => {
   });
 
   it('reads ORDER_BATCH_PAY into one change per order', () => {
-    const job = parse1688Message(
+    const job = parseAlibabaMessage(
       '{"msgId":9,"type":"ORDER_BATCH_PAY","gmtBorn":2000,"data":{"batchPay":[{"orderId":167539019420540002,"status":"success"},{"orderId":5,"status":"waitsellersend"}]}}',
       received,
     );
@@ -52,7 +52,7 @@ describe('parse1688Message', () => {
   });
 
   it('records topics it does not act on, with the reason', () => {
-    const job = parse1688Message('{"msgId":10,"type":"LOGISTICS_BUYER_VIEW_TRACE","data":{}}', received);
+    const job = parseAlibabaMessage('{"msgId":10,"type":"LOGISTICS_BUYER_VIEW_TRACE","data":{}}', received);
     expect(job.changes).toEqual([]);
     expect(job.ignoredReason).toMatch(/LOGISTICS_BUYER_VIEW_TRACE/);
   });

@@ -123,7 +123,7 @@ export function chinaTimeToIso(text: string): string | null {
  * Parses and validates the `message` field of a 1688 push into the job the orders module
  * applies. Throws a 400 that says what is wrong.
  */
-export function parse1688Message(messageText: string, receivedAt: Date): InboundMessage {
+export function parseAlibabaMessage(messageText: string, receivedAt: Date): InboundMessage {
   let parsed: unknown;
   try {
     parsed = parseLossless(messageText);

@@ -10,7 +10,8 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
-import { hexSignaturesMatch, sign1688 } from './signatures.js';
+import { aopSignature } from '../alibaba/aop-signature.js';
+import { hexSignaturesMatch } from './signatures.js';
 
 export type AlibabaPushRequest = FastifyRequest & { rawBody?: Buffer; alibabaParams?: Map<string, string> };
 
@@ -37,7 +38,7 @@ export class AlibabaSignatureGuard implements CanActivate {
     const signatures = pairs.filter(([key]) => key === '_aop_signature');
     if (signatures.length === 0) throw new UnauthorizedException('_aop_signature is missing');
     if (signatures.length > 1) throw new UnauthorizedException('_aop_signature is given more than once');
-    if (!hexSignaturesMatch(sign1688(this.config.alibabaAppSecret, pairs), signatures[0]?.[1] ?? '')) {
+    if (!hexSignaturesMatch(aopSignature(this.config.alibabaAppSecret, pairs), signatures[0]?.[1] ?? '')) {
       throw new UnauthorizedException('_aop_signature does not match the message');
     }
 

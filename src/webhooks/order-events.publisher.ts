@@ -17,6 +17,11 @@ import {
 } from '../queues/order-events.queue.js';
 import { logQueueErrors } from '../queues/queue-error-log.js';
 
+/** Where the time of the newest 1688 push is kept (epoch ms), for silence detection. */
+export function lastPushKey(queuePrefix: string): string {
+  return `${queuePrefix}:last-1688-push-at`;
+}
+
 /** A job id of our own: never integer-like, never repeated (the inbox, not the job id, dedupes messages). */
 function batchJobId(): string {
   return `batch-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
@@ -113,9 +118,14 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       if (group) group.push(message);
       else groups.set(partition, [message]);
     }
-    await Promise.all(
-      [...groups].map(([partition, group]) => this.queues[partition].add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() })),
-    );
+    const pushedAt = messages.some((m) => m.source === '1688' && m.via !== 'pull') ? Date.now() : null;
+    await Promise.all([
+      ...[...groups].map(([partition, group]) =>
+        this.queues[partition].add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() }),
+      ),
+      // When 1688 last pushed anything: silence is what an outage on 1688's side looks like.
+      ...(pushedAt === null ? [] : [this.connection.set(lastPushKey(this.config.queuePrefix), String(pushedAt))]),
+    ]);
     return messages.map(() => ({ status: 'fulfilled', value: undefined }));
   }
 }

@@ -1,27 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { hexSignaturesMatch, sign1688, signGenericWebhook } from './signatures.js';
+import { aopSignature } from '../alibaba/aop-signature.js';
+import { hexSignaturesMatch, signGenericWebhook } from './signatures.js';
 
 const VECTOR_MESSAGE =
   '{"msgId":123,"type":"ORDER_BUYER_VIEW_ORDER_PAY","gmtBorn":1586227869437,"userInfo":"b2b-1676547900b7bb3","data":{"orderId":167539019420540000,"currentStatus":"waitsellersend"}}';
 
-describe('sign1688', () => {
+describe('aopSignature', () => {
   it('matches the contract vector', () => {
-    expect(sign1688('test123', [['message', VECTOR_MESSAGE]])).toBe('607268A312164B246810C1E4D054C0710D03D9FC');
+    expect(aopSignature('test123', [['message', VECTOR_MESSAGE]])).toBe('607268A312164B246810C1E4D054C0710D03D9FC');
   });
 
   it('ignores _aop_signature and sorts key+value pieces', () => {
-    const a = sign1688('s', [
+    const a = aopSignature('s', [
       ['b', '2'],
       ['a', '1'],
       ['_aop_signature', 'x'],
     ]);
-    const b = sign1688('s', [
+    const b = aopSignature('s', [
       ['a', '1'],
       ['b', '2'],
     ]);
     expect(a).toBe(b);
     expect(a).not.toBe(
-      sign1688('other', [
+      aopSignature('other', [
         ['a', '1'],
         ['b', '2'],
       ]),

@@ -1,15 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/**
- * 1688's push signature: every parameter but `_aop_signature` as `key + value`, those strings
- * sorted and joined, HMAC-SHA1 with the app secret, upper-case hex.
- */
-export function sign1688(appSecret: string, params: ReadonlyArray<readonly [string, string]>): string {
-  const pieces = params.filter(([key]) => key !== '_aop_signature').map(([key, value]) => key + value);
-  pieces.sort();
-  return createHmac('sha1', appSecret).update(pieces.join(''), 'utf8').digest('hex').toUpperCase();
-}
-
 /** HMAC-SHA256 over `timestamp + "." + rawBody`, lower-case hex, for `X-Webhook-Signature: sha256=<hex>`. */
 export function signGenericWebhook(secret: string, timestamp: string, rawBody: Buffer | string): string {
   return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');

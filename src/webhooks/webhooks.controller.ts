@@ -3,7 +3,7 @@ import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } 
 import type { FastifyRequest } from 'fastify';
 import { parseDateTime } from '../common/date-time.js';
 import type { InboundMessage } from '../queues/order-events.queue.js';
-import { parse1688Message } from './alibaba-message.js';
+import { parseAlibabaMessage } from './alibaba-message.js';
 import { AlibabaSignatureGuard, type AlibabaPushRequest } from './alibaba-signature.guard.js';
 import { GenericOrderEventDto } from './dto/generic-order-event.dto.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -50,7 +50,7 @@ export class WebhooksController {
   async receive1688(@Req() request: AlibabaPushRequest) {
     const message = request.alibabaParams?.get('message');
     if (message === undefined || message.trim() === '') throw new BadRequestException('message is required');
-    const job = parse1688Message(message, new Date());
+    const job = parseAlibabaMessage(message, new Date());
     await this.publisher.publish(job);
     this.metrics.webhookMessages.inc({ source: '1688', outcome: 'accepted', reason: job.ignoredReason ? 'topic_not_acted_on' : '' });
     return { success: true, msgId: job.messageId };

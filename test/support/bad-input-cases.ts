@@ -4,7 +4,8 @@
  * Only generic-webhook timestamps depend on the clock; they are filled in at send time
  * (`atSend`) so that "301 s old" stays 301 s old however long the run takes.
  */
-import { signGenericWebhook, sign1688 } from '../../src/webhooks/signatures.js';
+import { aopSignature } from '../../src/alibaba/aop-signature.js';
+import { signGenericWebhook } from '../../src/webhooks/signatures.js';
 import { orderMessage } from './http.js';
 import { API_KEY, APP_SECRET, WEBHOOK_SECRET } from './service.js';
 
@@ -135,7 +136,7 @@ function messageWith(
 
 /** `message=<encoded>&_aop_signature=<sig>`, the way 1688 sends it. */
 function form1688(message: string, options: { secret?: string; lowerCase?: boolean; mutateSig?: (sig: string) => string } = {}): string {
-  let sig = sign1688(options.secret ?? APP_SECRET, [['message', message]]);
+  let sig = aopSignature(options.secret ?? APP_SECRET, [['message', message]]);
   if (options.lowerCase) sig = sig.toLowerCase();
   if (options.mutateSig) sig = options.mutateSig(sig);
   return `message=${encodeURIComponent(message)}&_aop_signature=${encodeURIComponent(sig)}`;
@@ -145,7 +146,7 @@ function form1688(message: string, options: { secret?: string; lowerCase?: boole
 function signAsDecoded(rawForm: string | Buffer, query = ''): string {
   const text = typeof rawForm === 'string' ? rawForm : rawForm.toString('utf8');
   const pairs = [...new URLSearchParams(query), ...new URLSearchParams(text)].map(([k, v]) => [k, v] as const);
-  return sign1688(APP_SECRET, pairs);
+  return aopSignature(APP_SECRET, pairs);
 }
 
 function signedRawForm(rawForm: string): string {
@@ -193,14 +194,14 @@ const valid1688: Variant[] = [
   (c) => push('unicode userInfo', form1688(messageWith(c, 'userInfo', '"买家-🚀-ü"')), 'accept'),
   (c) => {
     const message = goodMessage(c);
-    const sig = sign1688(APP_SECRET, [['message', message]]);
+    const sig = aopSignature(APP_SECRET, [['message', message]]);
     return push('signature in the query string', `message=${encodeURIComponent(message)}`, 'accept', {
       path: `/webhooks/1688?_aop_signature=${sig}`,
     });
   },
   (c) => {
     const message = goodMessage(c);
-    const sig = sign1688(APP_SECRET, [['message', message]]);
+    const sig = aopSignature(APP_SECRET, [['message', message]]);
     return push('everything in the query string, empty body', '', 'accept', {
       path: `/webhooks/1688?message=${encodeURIComponent(message)}&_aop_signature=${sig}`,
     });
@@ -448,7 +449,7 @@ const signature1688: Variant[] = [
     const m = goodMessage(c);
     return push(
       'signature over another message',
-      `message=${encodeURIComponent(m)}&_aop_signature=${sign1688(APP_SECRET, [['message', m.replace('b2b-1', 'b2b-9')]])}`,
+      `message=${encodeURIComponent(m)}&_aop_signature=${aopSignature(APP_SECRET, [['message', m.replace('b2b-1', 'b2b-9')]])}`,
       'reject',
       { status: [401] },
     );

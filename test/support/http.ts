@@ -1,4 +1,5 @@
-import { signGenericWebhook, sign1688 } from '../../src/webhooks/signatures.js';
+import { aopSignature } from '../../src/alibaba/aop-signature.js';
+import { signGenericWebhook } from '../../src/webhooks/signatures.js';
 import { API_KEY, APP_SECRET, WEBHOOK_SECRET } from './service.js';
 
 export interface Answer<T = any> {
@@ -20,7 +21,7 @@ async function answer(response: Response): Promise<Answer> {
 
 /** A 1688 message in 1688's own form: form-encoded `message` and `_aop_signature`. */
 export function form1688(message: string, secret = APP_SECRET): string {
-  const signature = sign1688(secret, [['message', message]]);
+  const signature = aopSignature(secret, [['message', message]]);
   return new URLSearchParams({ message, _aop_signature: signature }).toString();
 }
 

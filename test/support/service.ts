@@ -33,6 +33,8 @@ export function testEnv(names: ReturnType<typeof isolatedNames>): Record<string,
     WEBHOOK_SECRET,
     API_KEYS: `${API_KEY},second-key-0123456789`,
     ADMIN_API_KEYS: ADMIN_KEY,
+    // Never the real 1688 from a test: the tests that pull point ALIBABA_API_URL at the fake and turn this on.
+    ALIBABA_SYNC_ENABLED: 'false',
   };
 }
 

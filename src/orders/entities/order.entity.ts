@@ -17,6 +17,7 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 @Index('orders_updated_idx', ['updatedAt'])
 @Index('orders_supplier_status_idx', ['supplierStatus'], { where: 'supplier_status IS NOT NULL' })
 @Index('orders_lease_idx', ['leaseUntil'], { where: `status = 'PROCESSING'` })
+@Index('orders_supplier_status_at_idx', ['supplierStatusAt'], { where: 'supplier_order_id IS NOT NULL' })
 export class OrderEntity {
   @PrimaryColumn({ type: 'text' })
   id: string;

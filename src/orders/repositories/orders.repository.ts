@@ -312,6 +312,31 @@ export class OrdersRepository {
     return rows.length > 0;
   }
 
+  /** The supplier status each of these supplier orders has here, with when it changed at the supplier (epoch ms). */
+  async supplierStates(supplierOrderIds: string[]): Promise<Map<string, { status: string | null; atMs: number | null }>> {
+    if (supplierOrderIds.length === 0) return new Map();
+    const rows: { supplier_order_id: string; supplier_status: string | null; at_ms: string | null }[] = await this.dataSource.query(
+      `SELECT supplier_order_id, supplier_status, (extract(epoch FROM supplier_status_at) * 1000)::bigint AS at_ms
+       FROM orders WHERE supplier_order_id = ANY($1::text[])`,
+      [supplierOrderIds],
+    );
+    return new Map(
+      rows.map((row) => [row.supplier_order_id, { status: row.supplier_status, atMs: row.at_ms === null ? null : Number(row.at_ms) }]),
+    );
+  }
+
+  /** Linked orders whose supplier status is not final and has not changed since `before`, oldest first. */
+  async staleLinked(before: Date, finalStatuses: string[], limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const rows: { supplier_order_id: string }[] = await this.dataSource.query(
+      `SELECT supplier_order_id FROM orders
+       WHERE supplier_order_id IS NOT NULL AND supplier_status_at < $1 AND NOT (lower(supplier_status) = ANY($2::text[]))
+       ORDER BY supplier_status_at LIMIT $3`,
+      [before, finalStatuses, limit],
+    );
+    return rows.map((row) => row.supplier_order_id);
+  }
+
   /** Which of these orders are still PROCESSING (waiting for their dispatch). */
   async processingAmong(ids: string[]): Promise<Set<string>> {
     const rows: { id: string }[] = await this.dataSource.query(
