@@ -11,6 +11,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { OperationsModule } from './operations/operations.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { QueuesModule } from './queues/queues.module.js';
+import { RedisModule } from './redis/redis.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -31,6 +32,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
+        RedisModule,
         TypeOrmModule.forRoot(dataSourceOptions(config)),
         QueuesModule.forRoot(config),
         MetricsModule.forRoot({ serveHttp: serveOps }),

@@ -38,7 +38,7 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger });
     await app.init();
     const close = async () => {
-      await app.get(WorkerRegistry).forceCloseIfRedisAway(config.redisUrl);
+      await app.get(WorkerRegistry).forceCloseIfRedisAway(config);
       await app.close();
     };
     return { app, port: null, close };
@@ -63,7 +63,7 @@ export async function startService(config: AppConfig, logger = createLogger(conf
     app.get(ShutdownState, { strict: false }).draining = true;
     if (config.shutdownReadyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownReadyDelayMs));
     await closeHttp(app, Math.max(1_000, Math.min(10_000, config.shutdownGraceMs / 2)));
-    await app.get(WorkerRegistry).forceCloseIfRedisAway(config.redisUrl);
+    await app.get(WorkerRegistry).forceCloseIfRedisAway(config);
     await app.close();
   };
   return { app, port: typeof address === 'object' && address ? address.port : port, close };

@@ -7,7 +7,7 @@ import { WorkerRegistry } from '../src/queues/worker-registry.js';
 import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE, dispatchJobId } from '../src/queues/order-dispatch.queue.js';
 import { startFakeSupplierApi, type FakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
-import { ADMIN_KEY, eventually, freePort, startTestService, TEST_REDIS_URL, type TestService } from './support/service.js';
+import { ADMIN_KEY, eventually, freePort, queueOptions, startTestService, type TestService } from './support/service.js';
 
 let t: TestService;
 let supplier: FakeSupplierApi;
@@ -232,8 +232,7 @@ describe('dispatch', () => {
     const serviceWorker = t.service.app.get(WorkerRegistry).workerOf(ORDER_DISPATCH_QUEUE) as Worker;
     await serviceWorker.pause();
     const hand = new Worker(ORDER_DISPATCH_QUEUE, null, {
-      connection: { url: TEST_REDIS_URL },
-      prefix: t.config.queuePrefix,
+      ...queueOptions(t.config, ORDER_DISPATCH_QUEUE),
       autorun: false,
     });
     try {

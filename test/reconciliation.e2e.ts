@@ -108,7 +108,7 @@ describe('pull: what 1688 could not push', () => {
     for (const id of msgIds) expect(fake.confirmCount(id)).toBe(1);
     expect(fake.pendingMessages()).toBe(0);
     // Each order ends with 1688's last status, once per message in its history.
-    for (const [orderId, status] of Object.entries(report.finalStatusAt1688 as Record<string, string>)) {
+    for (const [orderId, status] of Object.entries(report.finalStatusAt1688)) {
       const order = await eventually(
         async () => {
           const found = await supplierOrder(orderId);

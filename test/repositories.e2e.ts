@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options.js';
-import { prepareDatabase } from '../src/database/migrate.js';
+import { migrate } from '../src/database/migrate.js';
 import { OrderMessageApplier } from '../src/orders/order-message-applier.js';
 import { InboxRepository } from '../src/orders/repositories/inbox.repository.js';
 import { OrderHistoryRepository } from '../src/orders/repositories/order-history.repository.js';
@@ -24,7 +24,7 @@ let inbox: InboxRepository;
 let applier: OrderMessageApplier;
 
 beforeAll(async () => {
-  await prepareDatabase({ databaseUrl: names.databaseUrl, databasePoolMax: 4 });
+  await migrate({ databaseUrl: names.databaseUrl, databaseMigrationUrl: '', databasePoolMax: 4 });
   ds = new DataSource(dataSourceOptions({ databaseUrl: names.databaseUrl, databasePoolMax: 4 }));
   await ds.initialize();
   orders = new OrdersRepository(ds);

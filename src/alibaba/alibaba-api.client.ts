@@ -1,11 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FleetRateGate } from '../common/fleet-rate-gate.js';
 import { parseLosslessJson } from '../common/lossless-json.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { createFailFastRedis } from '../queues/fail-fast-redis.js';
+import { FAIL_FAST_REDIS } from '../redis/redis.module.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { AlibabaApiError, errorKindOf, fieldText, urlPathOf, type AlibabaApi } from './alibaba-api.js';
 import { AlibabaTokenService } from './alibaba-token.service.js';
 import { aopSignature } from './aop-signature.js';
@@ -27,22 +27,17 @@ export type AlibabaAnswer = Record<string, unknown>;
  * is refreshed once. Answers are parsed keeping every digit of 1688's ids.
  */
 @Injectable()
-export class AlibabaApiClient implements OnApplicationShutdown {
+export class AlibabaApiClient {
   private readonly logger = new Logger(AlibabaApiClient.name);
-  private readonly redis: Redis;
   private readonly gate: FleetRateGate;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tokens: AlibabaTokenService,
     private readonly metrics: MetricsService,
+    @Inject(FAIL_FAST_REDIS) redis: RedisClient,
   ) {
-    this.redis = createFailFastRedis(config.redisUrl, '1688 rate gate connection', this.logger);
-    this.gate = new FleetRateGate(this.redis, `${config.queuePrefix}:alibaba-rate-log`, config.alibabaApiRateLimit, () => RATE_MARGIN_MS);
-  }
-
-  onApplicationShutdown(): void {
-    this.redis.disconnect();
+    this.gate = new FleetRateGate(redis, `${config.queuePrefix}:alibaba-rate-log`, config.alibabaApiRateLimit, () => RATE_MARGIN_MS);
   }
 
   async call(api: AlibabaApi, params: Record<string, string>, signal?: AbortSignal): Promise<AlibabaAnswer> {

@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
-import { createFailFastRedis } from '../queues/fail-fast-redis.js';
+import { FAIL_FAST_REDIS } from '../redis/redis.module.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { AlibabaApiError, fieldText } from './alibaba-api.js';
 
 interface StoredToken {
@@ -22,15 +22,16 @@ const LOCK_MS = 30_000;
  * refuses it. Without a refresh token an expired token is reported, never retried for ever.
  */
 @Injectable()
-export class AlibabaTokenService implements OnApplicationShutdown {
+export class AlibabaTokenService {
   private readonly logger = new Logger(AlibabaTokenService.name);
-  private readonly redis: Redis;
   private readonly key: string;
   private current: StoredToken | null;
   private refreshing: Promise<StoredToken> | null = null;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.redis = createFailFastRedis(config.redisUrl, '1688 token connection', this.logger);
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(FAIL_FAST_REDIS) private readonly redis: RedisClient,
+  ) {
     this.key = `${config.queuePrefix}:alibaba-access-token`;
     this.current = config.alibabaAccessToken ? { token: config.alibabaAccessToken, expiresAt: null } : null;
   }
@@ -52,10 +53,6 @@ export class AlibabaTokenService implements OnApplicationShutdown {
   async refused(token: string): Promise<string> {
     if (this.current?.token === token) this.current = { token, expiresAt: 0 };
     return (await this.refresh()).token;
-  }
-
-  onApplicationShutdown(): void {
-    this.redis.disconnect();
   }
 
   private refresh(): Promise<StoredToken> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connections.js';
 
 /**
  * A sliding one-second log of calls, held in Redis for the whole fleet: a call is admitted only
@@ -25,7 +25,7 @@ const WINDOW_MS = 1_000;
 
 export class FleetRateGate {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly perSecond: number,
     /** Milliseconds added to the window; a function so that it can follow measured delays. */

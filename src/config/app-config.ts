@@ -18,6 +18,18 @@ export interface AppConfig {
   databaseUrl: string;
   databasePoolMax: number;
   redisUrl: string;
+  /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES); empty: not a cluster. REDIS_URL still gives credentials and TLS. */
+  redisClusterNodes: { host: string; port: number }[];
+  /** Redis Sentinels (REDIS_SENTINELS) and the name of the master they watch; empty: no Sentinel. */
+  redisSentinels: { host: string; port: number }[];
+  redisSentinelName: string;
+  /** >0: a webhook is answered 2xx only once this many replicas hold its job (WAIT). */
+  redisMinReplicasAck: number;
+  redisReplicasAckTimeoutMs: number;
+  /** A direct connection for creating the database and migrating (DATABASE_URL may go through PgBouncer). */
+  databaseMigrationUrl: string;
+  /** false: the database is neither created nor migrated at start (managed databases: `npm run migrate`). */
+  migrateOnStart: boolean;
   /** Key prefix for every BullMQ queue; lets several deployments or test runs share one Redis. */
   queuePrefix: string;
   alibabaAppKey: string;
@@ -274,7 +286,27 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
   if (!['all', 'api', 'worker'].includes(role)) errors.push(`ROLE must be all, api or worker, got "${role}"`);
 
   const queuePrefix = text('QUEUE_PREFIX', 'ordersync');
-  if (!/^[A-Za-z0-9_-]+$/.test(queuePrefix)) errors.push('QUEUE_PREFIX may hold only letters, digits, "_" and "-"');
+  if (!/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/.test(queuePrefix))
+    errors.push('QUEUE_PREFIX may hold only letters, digits, "_" and "-" (or be one hash tag of them: {ordersync})');
+  const hostPorts = (name: string): { host: string; port: number }[] => {
+    const raw = env[name]?.trim();
+    if (!raw) return [];
+    return raw.split(',').flatMap((entry) => {
+      const match = /^\s*(\[[^\]]+\]|[^:\s]+):(\d{1,5})\s*$/.exec(entry);
+      if (!match || Number(match[2]) < 1 || Number(match[2]) > 65_535) {
+        errors.push(`${name} must be host:port,host:port,..., got "${entry.trim()}"`);
+        return [];
+      }
+      return [{ host: (match[1]).replace(/^\[|\]$/g, ''), port: Number(match[2]) }];
+    });
+  };
+  const redisClusterNodes = hostPorts('REDIS_CLUSTER_NODES');
+  const redisSentinels = hostPorts('REDIS_SENTINELS');
+  const redisSentinelName = text('REDIS_SENTINEL_NAME', '');
+  if (redisClusterNodes.length > 0 && redisSentinels.length > 0)
+    errors.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set; a Redis is one or the other');
+  if (redisSentinels.length > 0 && !redisSentinelName)
+    errors.push('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS (the name of the master they watch)');
 
   const logLevel = text('LOG_LEVEL', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -295,6 +327,13 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     databaseUrl: url('DATABASE_URL', 'postgres://postgres:postgres@127.0.0.1:5432/ordersync', ['postgres:', 'postgresql:']),
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 20),
     redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelName,
+    redisMinReplicasAck: int('REDIS_MIN_REPLICAS_ACK', 0, 0, 10),
+    redisReplicasAckTimeoutMs: int('REDIS_REPLICAS_ACK_TIMEOUT_MS', 500, 1, 60_000),
+    databaseMigrationUrl: env.DATABASE_MIGRATION_URL?.trim() ? url('DATABASE_MIGRATION_URL', '', ['postgres:', 'postgresql:']) : '',
+    migrateOnStart: bool('MIGRATE_ON_START', true),
     queuePrefix,
     alibabaAppKey: secret('ALIBABA_APP_KEY'),
     alibabaAppSecret: secret('ALIBABA_APP_SECRET'),

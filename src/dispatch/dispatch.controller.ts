@@ -1,5 +1,9 @@
 import { ApiBearerAuth, ApiConflictResponse, ApiForbiddenResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { within } from '../common/with-timeout.js';
 import { ERROR_SCHEMA } from '../docs/api-schemas.js';
+
+/** Longest a request waits for work that needs Redis. */
+const REQUEST_WORK_MS = 10_000;
 import { ConflictException, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
@@ -28,6 +32,6 @@ export class DispatchController {
   @ApiConflictResponse({ description: 'DISPATCH_ENABLED=false', schema: ERROR_SCHEMA })
   async run(): Promise<{ claimed: number }> {
     if (!this.config.dispatchEnabled) throw new ConflictException('dispatch is switched off (DISPATCH_ENABLED=false)');
-    return { claimed: await this.claims.claimPending() };
+    return { claimed: await within(this.claims.claimPending(), REQUEST_WORK_MS, 'claiming PENDING orders') };
   }
 }

@@ -4,6 +4,7 @@ import { Type } from 'class-transformer';
 import { DEAD_LETTER_PAGE_SCHEMA, ERROR_SCHEMA, QUEUES_SCHEMA } from '../docs/api-schemas.js';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { AdminKeyGuard, ApiKeyGuard } from '../auth/api-key.guard.js';
+import { within } from '../common/with-timeout.js';
 import { DeadLettersService } from './dead-letters.service.js';
 import { QueueDepthService, type DepthSnapshot } from '../queues/queue-depth.service.js';
 
@@ -47,7 +48,7 @@ export class QueuesController {
   @ApiOkResponse({ schema: DEAD_LETTER_PAGE_SCHEMA })
   @ApiNotFoundResponse({ description: 'no such queue with dead letters', schema: ERROR_SCHEMA })
   listDeadLetters(@Param('name') name: string, @Query() page: DeadLetterPageQuery) {
-    return this.deadLetters.list(name, page.offset ?? 0, page.limit ?? 100);
+    return within(this.deadLetters.list(name, page.offset ?? 0, page.limit ?? 100), 30_000, 'the dead-letter operation');
   }
 
   @Post(':name/dead-letters/retry-all')
@@ -65,7 +66,7 @@ export class QueuesController {
   @ApiForbiddenResponse({ description: 'a client key: this needs ADMIN_API_KEYS', schema: ERROR_SCHEMA })
   @HttpCode(200)
   retryAll(@Param('name') name: string) {
-    return this.deadLetters.retryAll(name);
+    return within(this.deadLetters.retryAll(name), 30_000, 'the dead-letter operation');
   }
 
   @Post(':name/dead-letters/:jobId/retry')
@@ -75,7 +76,7 @@ export class QueuesController {
   @ApiForbiddenResponse({ description: 'a client key: this needs ADMIN_API_KEYS', schema: ERROR_SCHEMA })
   @HttpCode(200)
   retry(@Param('name') name: string, @Param('jobId') jobId: string) {
-    return this.deadLetters.retry(name, jobId);
+    return within(this.deadLetters.retry(name, jobId), 30_000, 'the dead-letter operation');
   }
 
   @Delete(':name/dead-letters/:jobId')
@@ -85,6 +86,6 @@ export class QueuesController {
   @ApiForbiddenResponse({ description: 'a client key: this needs ADMIN_API_KEYS', schema: ERROR_SCHEMA })
   @ApiNotFoundResponse({ schema: ERROR_SCHEMA })
   remove(@Param('name') name: string, @Param('jobId') jobId: string) {
-    return this.deadLetters.remove(name, jobId);
+    return within(this.deadLetters.remove(name, jobId), 30_000, 'the dead-letter operation');
   }
 }

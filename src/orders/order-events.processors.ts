@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/app-config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DependencyOutages } from '../queues/dependency-outages.js';
 import { orderEventsQueues } from '../queues/order-events.queue.js';
+import { queuePrefixFor } from '../redis/redis-connections.js';
 import { deadLetterQueueOf } from '../queues/queue-catalog.js';
 import { OrderMessageApplier } from './order-message-applier.js';
 import { OrderEventsProcessor } from './order-events.processor.js';
@@ -18,8 +19,10 @@ const WORKER_OPTIONS = { maxStalledCount: 10, lockDuration: 10_000, stalledInter
 
 /** One processor class per partition queue: decorators take the queue name, known only at boot. */
 export function orderEventsProcessors(config: AppConfig): Type<OrderEventsProcessor>[] {
+  const partitioned = config.orderEventsPartitions > 1;
   return orderEventsQueues(config.orderEventsPartitions).map((queue) => {
-    @Processor(queue, WORKER_OPTIONS)
+    // A partition of its own shard on a Redis Cluster: its own prefix, for the worker as for the queue.
+    @Processor(queue, { ...WORKER_OPTIONS, prefix: queuePrefixFor(config, queue, partitioned) })
     class PartitionProcessor extends OrderEventsProcessor {
       constructor(
         applier: OrderMessageApplier,

@@ -1,5 +1,5 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { mastersOf, type RedisClient } from '../redis/redis-connections.js';
 import { ALIBABA_PULL_QUEUE, ALIBABA_SWEEP_QUEUE, ALIBABA_SYNC_JOB_OPTIONS } from './alibaba-sync.queue.js';
 import { DEAD_LETTER_JOB_OPTIONS } from './dead-letter.js';
 import { DISPATCH_RESULTS_JOB_OPTIONS, DISPATCH_RESULTS_QUEUE } from './dispatch-results.queue.js';
@@ -14,6 +14,8 @@ export interface QueueSpec {
   jobOptions: DefaultJobOptions;
   /** Where a work queue's jobs go when they fail for good (null: a failed tick is just logged). */
   deadLetterQueue: string | null;
+  /** A partition of order-events: on a Redis Cluster it gets a hash tag of its own (its own shard). */
+  partitioned: boolean;
 }
 
 export interface CatalogOptions {
@@ -26,14 +28,16 @@ export function deadLetterQueueOf(workQueue: string): string {
 
 /** Every queue this service uses, with its job defaults and its dead-letter queue. */
 export function queueSpecs(options: CatalogOptions): QueueSpec[] {
-  const work = (name: string, jobOptions: DefaultJobOptions, deadLetters = true): QueueSpec => ({
+  const work = (name: string, jobOptions: DefaultJobOptions, deadLetters = true, partitioned = false): QueueSpec => ({
     name,
     kind: 'work',
     jobOptions,
     deadLetterQueue: deadLetters ? deadLetterQueueOf(name) : null,
+    partitioned,
   });
+  const partitioned = options.orderEventsPartitions > 1;
   const workQueues = [
-    ...orderEventsQueues(options.orderEventsPartitions).map((name) => work(name, ORDER_EVENTS_JOB_OPTIONS)),
+    ...orderEventsQueues(options.orderEventsPartitions).map((name) => work(name, ORDER_EVENTS_JOB_OPTIONS, true, partitioned)),
     work(ORDER_DISPATCH_QUEUE, ORDER_DISPATCH_JOB_OPTIONS),
     work(DISPATCH_RESULTS_QUEUE, DISPATCH_RESULTS_JOB_OPTIONS),
     work(DISPATCH_SCHEDULE_QUEUE, DISPATCH_SCHEDULE_JOB_OPTIONS, false),
@@ -42,7 +46,15 @@ export function queueSpecs(options: CatalogOptions): QueueSpec[] {
   ];
   const deadLetterQueues = workQueues.flatMap((queue) =>
     queue.deadLetterQueue
-      ? [{ name: queue.deadLetterQueue, kind: 'dead-letter' as const, jobOptions: DEAD_LETTER_JOB_OPTIONS, deadLetterQueue: null }]
+      ? [
+          {
+            name: queue.deadLetterQueue,
+            kind: 'dead-letter' as const,
+            jobOptions: DEAD_LETTER_JOB_OPTIONS,
+            deadLetterQueue: null,
+            partitioned: false,
+          },
+        ]
       : [],
   );
   return [...workQueues, ...deadLetterQueues];
@@ -83,13 +95,13 @@ export class QueueCatalog {
     return [...this.byName.values()].map((entry) => entry.queue);
   }
 
-  /** Redis answers on the queues' connection (for readiness). */
+  /** Redis answers on the queues' connection, every master of a Cluster (for readiness). */
   async ping(): Promise<void> {
     const first = this.byName.values().next().value;
     if (!first) return;
     // BullMQ types its client as its own interface; on the Redis backend it is the ioredis client.
-    const client = (await first.queue.getBackend().client) as unknown as Redis;
+    const client = (await first.queue.getBackend().client) as unknown as RedisClient;
     if (client.status !== 'ready') throw new Error(`Redis connection is ${client.status}`);
-    await client.ping();
+    await Promise.all(mastersOf(client).map((node) => node.ping()));
   }
 }

@@ -3,7 +3,8 @@ import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/app-config.module.js';
+import { queuePrefixFor, type RedisClient } from '../redis/redis-connections.js';
+import { BULLMQ_REDIS } from '../redis/redis.module.js';
 import { DeadLetterRedrivers } from './dead-letter-redrivers.js';
 import { DependencyOutages } from './dependency-outages.js';
 import { QueueCatalog, queueSpecs } from './queue-catalog.js';
@@ -21,14 +22,24 @@ import { WorkerRegistry } from './worker-registry.js';
 export class QueuesModule {
   static forRoot(config: AppConfig): DynamicModule {
     const specs = queueSpecs({ orderEventsPartitions: config.orderEventsPartitions });
-    const registered = BullModule.registerQueue(...specs.map((spec) => ({ name: spec.name, defaultJobOptions: spec.jobOptions })));
+    const registered = BullModule.registerQueueAsync(
+      ...specs.map((spec) => ({
+        name: spec.name,
+        inject: [BULLMQ_REDIS],
+        useFactory: (connection: RedisClient) => ({
+          connection,
+          prefix: queuePrefixFor(config, spec.name, spec.partitioned),
+          defaultJobOptions: spec.jobOptions,
+        }),
+      })),
+    );
     return {
       module: QueuesModule,
       imports: [
         DiscoveryModule,
         BullModule.forRootAsync({
-          inject: [APP_CONFIG],
-          useFactory: (appConfig: AppConfig) => ({ connection: { url: appConfig.redisUrl }, prefix: appConfig.queuePrefix }),
+          inject: [BULLMQ_REDIS],
+          useFactory: (connection: RedisClient) => ({ connection, prefix: queuePrefixFor(config, '', false) }),
         }),
         registered,
       ],

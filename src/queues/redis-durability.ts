@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis, mastersOf } from '../redis/redis-connections.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { PinoNestLogger } from '../logging/logger.js';
 
@@ -43,16 +44,17 @@ export async function readRedisDurability(redis: Redis): Promise<RedisDurability
  * answers 503 until it is there, and the check is the operator's to make then.
  */
 export async function checkRedisDurability(
-  config: Pick<AppConfig, 'redisUrl' | 'production'>,
+  config: Pick<AppConfig, 'redisUrl' | 'production' | 'redisClusterNodes' | 'redisSentinels' | 'redisSentinelName'>,
   logger: PinoNestLogger,
   timeoutMs = 5_000,
 ): Promise<RedisDurability | null> {
-  const redis = new Redis(config.redisUrl, {
+  const redis = createRedis(config, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
+    clusterRetryStrategy: () => null,
   });
   redis.on('error', () => undefined);
   try {
@@ -66,7 +68,9 @@ export async function checkRedisDurability(
     return null;
   }
   try {
-    const durability = await readRedisDurability(redis);
+    // Every master of a Cluster: one that evicts is enough to lose jobs.
+    const all = await Promise.all(mastersOf(redis).map((node) => readRedisDurability(node)));
+    const durability = all.find((d) => d.maxmemoryPolicy !== null && d.maxmemoryPolicy !== 'noeviction') ?? (all[0]);
     logger.log({ msg: 'Redis durability', ...durability });
     if (durability.aofEnabled === false)
       logger.warn({ msg: 'Redis has AOF off: a Redis restart loses the jobs it held since its last snapshot' });

@@ -2,7 +2,10 @@ import { WorkerHost } from '@nestjs/bullmq';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/app-config.js';
+import { createRedis } from '../redis/redis-connections.js';
+
+type RedisConfig = Pick<AppConfig, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels' | 'redisSentinelName'>;
 import { logQueueErrors } from './queue-error-log.js';
 
 /** A processor that cannot do its work without Postgres says so; its worker pauses while Postgres is away. */
@@ -55,8 +58,8 @@ export class WorkerRegistry implements OnApplicationBootstrap {
     for (const worker of this.postgresWorkers()) void worker.resume();
   }
 
-  async forceCloseIfRedisAway(redisUrl: string, timeoutMs = 1_000): Promise<void> {
-    if (this.workers.size === 0 || (await reachable(redisUrl, timeoutMs))) return;
+  async forceCloseIfRedisAway(config: RedisConfig, timeoutMs = 1_000): Promise<void> {
+    if (this.workers.size === 0 || (await reachable(config, timeoutMs))) return;
     this.logger.warn({ msg: 'Redis unreachable at shutdown: closing workers without waiting for their jobs', workers: this.workers.size });
     await Promise.all([...this.workers.keys()].map((worker) => worker.close(true)));
   }
@@ -66,17 +69,21 @@ export class WorkerRegistry implements OnApplicationBootstrap {
   }
 }
 
-async function reachable(url: string, timeoutMs: number): Promise<boolean> {
-  const probe = new Redis(url, {
+async function reachable(config: RedisConfig, timeoutMs: number): Promise<boolean> {
+  const probe = createRedis(config, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
+    clusterRetryStrategy: () => null,
   });
   probe.on('error', () => undefined);
   try {
-    await probe.connect();
+    await Promise.race([
+      probe.connect(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs * 2).unref()),
+    ]);
     await probe.ping();
     return true;
   } catch {

@@ -11,6 +11,7 @@ import {
 import { AdminKeyGuard, ApiKeyGuard } from '../auth/api-key.guard.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
+import { within } from '../common/with-timeout.js';
 import { ERROR_SCHEMA } from '../docs/api-schemas.js';
 import { ReconciliationService } from './reconciliation.service.js';
 
@@ -84,6 +85,6 @@ export class ReconciliationController {
       throw new ConflictException(
         'pulling from and sweeping against 1688 are off (ALIBABA_SYNC_ENABLED=false, or development secrets against the real gateway)',
       );
-    return this.reconciliation.runNow();
+    return within(this.reconciliation.runNow(), 10_000, 'queueing a pull and a sweep');
   }
 }

@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
 import { ALIBABA_PULL_QUEUE, ALIBABA_SWEEP_QUEUE, PULL_JOB, SWEEP_JOB, type SyncJob } from '../queues/alibaba-sync.queue.js';
-import { createFailFastRedis } from '../queues/fail-fast-redis.js';
+import { FAIL_FAST_REDIS } from '../redis/redis.module.js';
+import type { RedisClient } from '../redis/redis-connections.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { lastPushKey } from '../webhooks/order-events.publisher.js';
 import { SyncRepository, type SyncRunView } from './sync.repository.js';
@@ -23,19 +23,15 @@ export interface ReconciliationView {
 
 /** Drift you can see: what the last pull and sweep did, the watermarks, the age of the newest push. */
 @Injectable()
-export class ReconciliationService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(ReconciliationService.name);
-  private readonly redis: Redis;
-
+export class ReconciliationService implements OnModuleInit {
   constructor(
     private readonly sync: SyncRepository,
     @InjectQueue(ALIBABA_PULL_QUEUE) private readonly pulls: Queue<SyncJob>,
     @InjectQueue(ALIBABA_SWEEP_QUEUE) private readonly sweeps: Queue<SyncJob>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-  ) {
-    this.redis = createFailFastRedis(config.redisUrl, 'reconciliation connection', this.logger);
-  }
+    @Inject(FAIL_FAST_REDIS) private readonly redis: RedisClient,
+  ) {}
 
   onModuleInit(): void {
     this.metrics.fleetGauge(
@@ -100,9 +96,5 @@ export class ReconciliationService implements OnModuleInit, OnApplicationShutdow
     } catch {
       return null;
     }
-  }
-
-  onApplicationShutdown(): void {
-    this.redis.disconnect();
   }
 }

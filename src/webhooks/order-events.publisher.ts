@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { createFailFastRedis } from '../queues/fail-fast-redis.js';
+import { createFailFastRedis } from '../redis/fail-fast-redis.js';
+import { queuePrefixFor, type RedisClient } from '../redis/redis-connections.js';
 import {
   APPLY_MESSAGES_JOB,
   ORDER_EVENTS_JOB_OPTIONS,
@@ -36,16 +37,17 @@ function batchJobId(): string {
 @Injectable()
 export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsPublisher.name);
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly queues: Queue<ApplyMessagesJob>[];
   private readonly batcher: MicroBatcher<InboundMessage, void>;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.connection = createFailFastRedis(config.redisUrl, 'order-events publisher connection', this.logger);
+    this.connection = createFailFastRedis(config, 'order-events publisher connection', this.logger);
+    const partitioned = config.orderEventsPartitions > 1;
     this.queues = orderEventsQueues(config.orderEventsPartitions).map((name) => {
       const queue = new Queue<ApplyMessagesJob>(name, {
         connection: this.connection,
-        prefix: config.queuePrefix,
+        prefix: queuePrefixFor(config, name, partitioned),
         defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS,
       });
       logQueueErrors(queue, this.logger);
@@ -109,6 +111,25 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
     });
   }
 
+  /**
+   * REDIS_MIN_REPLICAS_ACK > 0: the job counts as held only once that many replicas have it
+   * (WAIT, on the connection that wrote it; on a Cluster, on the master of the queue's slot).
+   * Fewer within REDIS_REPLICAS_ACK_TIMEOUT_MS: the push gets a 503 and 1688 sends it again (the
+   * job may still be applied: the inbox makes the re-sent message a duplicate).
+   */
+  private async replicated(queue: Queue<ApplyMessagesJob>): Promise<void> {
+    const { redisMinReplicasAck: wanted, redisReplicasAckTimeoutMs: timeout } = this.config;
+    let acked: number;
+    if (this.connection instanceof Cluster) {
+      const [, reply] = (await this.connection.pipeline().exists(queue.keys.id).call('WAIT', wanted, timeout).exec()) ?? [];
+      if (reply?.[0]) throw reply[0];
+      acked = Number(reply?.[1]);
+    } else {
+      acked = Number(await this.connection.call('WAIT', wanted, timeout));
+    }
+    if (acked < wanted) throw new Error(`only ${acked} of ${wanted} Redis replicas confirmed the job within ${timeout} ms`);
+  }
+
   /** One job per partition for the messages in hand; every message's caller hears once its job is in Redis. */
   private async addAll(messages: InboundMessage[]): Promise<PromiseSettledResult<void>[]> {
     const groups = new Map<number, InboundMessage[]>();
@@ -120,9 +141,11 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
     }
     const pushedAt = messages.some((m) => m.source === '1688' && m.via !== 'pull') ? Date.now() : null;
     await Promise.all([
-      ...[...groups].map(([partition, group]) =>
-        this.queues[partition].add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() }),
-      ),
+      ...[...groups].map(async ([partition, group]) => {
+        const queue = this.queues[partition];
+        await queue.add(APPLY_MESSAGES_JOB, { messages: group }, { jobId: batchJobId() });
+        if (this.config.redisMinReplicasAck > 0) await this.replicated(queue);
+      }),
       // When 1688 last pushed anything: silence is what an outage on 1688's side looks like.
       ...(pushedAt === null ? [] : [this.connection.set(lastPushKey(this.config.queuePrefix), String(pushedAt))]),
     ]);

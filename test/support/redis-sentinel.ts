@@ -37,6 +37,8 @@ export interface RedisSentinelSet {
   killPrimary(): Promise<RedisNode>;
   /** Waits until every live sentinel names a new primary (not the killed one) and that node says `role:master`. */
   waitForFailover(timeoutMs?: number): Promise<RedisNode>;
+  /** Starts the killed node again as a replica of the current primary (as an operator brings a failed primary back). */
+  restartAsReplica(node: RedisNode): Promise<void>;
   /** Kills every process and removes the temp dir. Safe to call twice, and after a failed start. */
   stop(): Promise<void>;
 }
@@ -217,6 +219,25 @@ export async function startRedisSentinelSet({
         },
         timeoutMs,
         100,
+      );
+    },
+    async restartAsReplica(node) {
+      if (processes.get(node.port)?.alive()) throw new Error(`node ${node.port} is running`);
+      const current = await primary();
+      processes.set(
+        node.port,
+        await startRedisProcess(
+          redisServer,
+          node.port,
+          [...dataArgs(node.port), '--replicaof', current.host, String(current.port)],
+          dir,
+          'sentinel-set replica (restarted)',
+        ),
+      );
+      await waitFor(
+        `node ${node.port} in sync with the primary ${current.port}`,
+        async () => (parseInfo(String(await redisCommand(node, 'INFO', 'replication'))).master_link_status === 'up' ? true : undefined),
+        START_TIMEOUT_MS,
       );
     },
     stop,

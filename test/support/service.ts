@@ -1,9 +1,35 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { startService, type RunningService } from '../../src/bootstrap.js';
+import { createRedis, deleteMatching, queuePrefixFor, type RedisClient } from '../../src/redis/redis-connections.js';
+
+/**
+ * The parts a run talks to, as test/global-setup.ts started them: the local Redis and Postgres, or
+ * (TEST_REDIS_TOPOLOGY=cluster) a 3-master Redis Cluster, and/or (TEST_DATABASE_VIA=pgbouncer)
+ * Postgres through PgBouncer in transaction mode.
+ */
+export interface TestTopology {
+  redisClusterNodes: string;
+  pgbouncerPort: number;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    topology: TestTopology;
+  }
+}
+
+export function testTopology(): TestTopology {
+  try {
+    return inject('topology') ?? { redisClusterNodes: '', pgbouncerPort: 0 };
+  } catch {
+    return { redisClusterNodes: '', pgbouncerPort: 0 };
+  }
+}
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -23,10 +49,16 @@ export function isolatedNames(label: string): { databaseUrl: string; databaseNam
 
 /** The environment every test instance runs with: its own database and prefix, the test secrets. */
 export function testEnv(names: ReturnType<typeof isolatedNames>): Record<string, string> {
+  const topology = testTopology();
+  const viaBouncer = new URL(names.databaseUrl);
+  viaBouncer.port = String(topology.pgbouncerPort);
   return {
     PORT: '0',
-    DATABASE_URL: names.databaseUrl,
+    ...(topology.pgbouncerPort
+      ? { DATABASE_URL: viaBouncer.toString(), DATABASE_MIGRATION_URL: names.databaseUrl }
+      : { DATABASE_URL: names.databaseUrl }),
     REDIS_URL: TEST_REDIS_URL,
+    ...(topology.redisClusterNodes ? { REDIS_CLUSTER_NODES: topology.redisClusterNodes } : {}),
     QUEUE_PREFIX: names.queuePrefix,
     ALIBABA_APP_KEY: '1234567',
     ALIBABA_APP_SECRET: APP_SECRET,
@@ -47,8 +79,47 @@ export interface TestService {
   config: AppConfig;
   service: RunningService;
   db: pg.Pool;
-  redis: Redis;
+  redis: RedisClient;
   stop(): Promise<void>;
+}
+
+/** A Redis connection to what the service under test uses (the Cluster, when the run has one). */
+export function testRedis(options: { maxRetriesPerRequest?: number | null } = {}): RedisClient {
+  const { redisClusterNodes } = testTopology();
+  return createRedis(
+    {
+      redisUrl: TEST_REDIS_URL,
+      redisClusterNodes: redisClusterNodes
+        ? redisClusterNodes.split(',').map((hp) => ({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) }))
+        : [],
+      redisSentinels: [],
+      redisSentinelName: '',
+    },
+    options,
+  );
+}
+
+/** BullMQ options that reach a service's queue from a test (its prefix, on a Cluster its hash tag). */
+export function queueOptions(config: AppConfig, queueName: string): { connection: RedisClient; prefix: string } {
+  // maxRetriesPerRequest null: BullMQ's workers need it (and queues do not mind).
+  return {
+    connection: testRedis({ maxRetriesPerRequest: null }),
+    prefix: queuePrefixFor(
+      config,
+      queueName,
+      config.orderEventsPartitions > 1 && queueName.startsWith('order-events-') && !queueName.endsWith('-dead'),
+    ),
+  };
+}
+
+/** Every key a run left under its prefix, whatever the topology (a Cluster's hash tags included). */
+export async function deletePrefixKeys(queuePrefix: string): Promise<void> {
+  const redis = testRedis();
+  try {
+    await deleteMatching(redis, `*${queuePrefix}*`);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Starts the service in this process against real Postgres and Redis, on a fresh database and prefix. */
@@ -57,7 +128,7 @@ export async function startTestService(label: string, env: Record<string, string
   const config = testConfig(names, env);
   const service = await startService(config);
   const db = new pg.Pool({ connectionString: names.databaseUrl, max: 2 });
-  const redis = new Redis(TEST_REDIS_URL);
+  const redis = testRedis();
   return {
     baseUrl: `http://127.0.0.1:${service.port}`,
     config,
@@ -67,8 +138,8 @@ export async function startTestService(label: string, env: Record<string, string
     async stop() {
       await service.close();
       await db.end();
-      await deleteKeys(redis, `${names.queuePrefix}:*`);
       redis.disconnect();
+      await deletePrefixKeys(names.queuePrefix);
       await dropDatabase(names.databaseName);
     },
   };
