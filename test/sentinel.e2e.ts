@@ -32,7 +32,6 @@ describe('Redis Sentinel with REDIS_MIN_REPLICAS_ACK=1', () => {
     const total = 300;
     const acked = new Set<number>();
     let refused = 0;
-    let killedAt: number;
     // A sender like 1688: a push that is not answered 2xx is sent again, until it is.
     const pending = Array.from({ length: total }, (_, i) => 930_000 + i);
     const send = async () => {
@@ -53,7 +52,7 @@ describe('Redis Sentinel with REDIS_MIN_REPLICAS_ACK=1', () => {
     };
     const senders = Array.from({ length: 8 }, () => send());
     await eventually(() => (acked.size >= total / 3 ? true : undefined), 30_000, 'a third acknowledged');
-    killedAt = acked.size;
+    const killedAt = acked.size;
     const old = await set.killPrimary();
     const promoted = await set.waitForFailover(30_000);
     expect(promoted.port).not.toBe(old.port);
