@@ -1,9 +1,12 @@
+// @ts-check
 // The ceiling for ingest: a bare node:http server that only checks a 1688 signature.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
+import { HARNESS_SECRETS } from '../tools/lib/harness-secrets.mjs';
 
-const secret = process.env.APP_SECRET ?? 'bench-secret';
+const secret = process.env.APP_SECRET ?? HARNESS_SECRETS.appSecret;
 const server = createServer((req, res) => {
+  /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
@@ -17,6 +20,6 @@ const server = createServer((req, res) => {
   });
 });
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  console.log(`ordersync started on ${server.address().port}`);
+  console.log(`ordersync started on ${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

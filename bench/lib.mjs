@@ -1,18 +1,31 @@
+// @ts-check
 // Shared helpers for the benchmarks: isolated database and queue prefix, child processes of
-// the built service, a bare HMAC server for the ceiling, and the result table.
-import { spawn } from 'node:child_process';
+// the built service (through the harnesses' launcher, tools/lib/harness-service.mjs, with the
+// harnesses' credentials, tools/lib/harness-secrets.mjs), and the result table.
 import { createHmac, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { HARNESS_SECRETS, harnessSecretEnv } from '../tools/lib/harness-secrets.mjs';
+import { launchService } from '../tools/lib/harness-service.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const ADMIN_DATABASE_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const APP_SECRET = 'bench-secret';
-export const API_KEY = 'bench-key';
+export const APP_SECRET = HARNESS_SECRETS.appSecret;
+/** A client key: /orders. */
+export const API_KEY = HARNESS_SECRETS.apiKey;
+/** An operator key: POST /dispatch/run. */
+export const ADMIN_KEY = HARNESS_SECRETS.adminKey;
 
+/**
+ * @typedef {{ databaseName: string, databaseUrl: string, queuePrefix: string }} Names
+ */
+
+/**
+ * @param {string} label
+ * @returns {Names}
+ */
 export function isolated(label) {
   const suffix = `${label}_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
   const url = new URL(ADMIN_DATABASE_URL);
@@ -20,6 +33,11 @@ export function isolated(label) {
   return { databaseName: `ordersync_bench_${suffix}`, databaseUrl: url.toString(), queuePrefix: `osbench-${suffix}` };
 }
 
+/**
+ * @param {Names} names
+ * @param {Record<string, string>} [extra]
+ * @returns {Record<string, string | undefined>}
+ */
 export function serviceEnv(names, extra = {}) {
   return {
     ...process.env,
@@ -27,44 +45,30 @@ export function serviceEnv(names, extra = {}) {
     DATABASE_URL: names.databaseUrl,
     REDIS_URL,
     QUEUE_PREFIX: names.queuePrefix,
-    ALIBABA_APP_KEY: 'bench',
-    ALIBABA_APP_SECRET: APP_SECRET,
-    WEBHOOK_SECRET: 'bench-webhook',
-    API_KEYS: API_KEY,
+    ...harnessSecretEnv(),
     LOG_LEVEL: 'info',
     ...extra,
   };
 }
 
-/** Starts `node dist/main.js` and resolves once it says it started. */
+/**
+ * Starts `node dist/main.js` and resolves once it says it started.
+ *
+ * @param {Record<string, string | undefined>} env
+ */
 export async function startService(env) {
-  const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const started = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      if (output.length > 100_000) output = output.slice(-50_000);
-      if (output.includes('ordersync started')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`service exited with ${code} before starting:\n${output.slice(-3000)}`)));
-  });
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await started.finally(() => clearTimeout(timeout));
+  const service = await launchService({ label: 'ordersync', env, startTimeoutMs: 60_000, outputLimit: 100_000 });
   return {
-    child,
-    output: () => output,
+    child: service.child,
+    port: service.port,
+    output: service.output,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await once(child, 'exit');
-      clearTimeout(timer);
+      await service.stop(30_000);
     },
   };
 }
 
+/** @param {Names} names */
 export async function cleanup(names) {
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
@@ -80,27 +84,60 @@ export async function cleanup(names) {
   redis.disconnect();
 }
 
+/**
+ * @param {string} message
+ * @param {string} [secret]
+ */
 export function sign1688(message, secret = APP_SECRET) {
   return createHmac('sha1', secret).update(`message${message}`).digest('hex').toUpperCase();
 }
 
 let nextOrder = 167539019420000000n;
+/**
+ * @param {number | string} msgId
+ * @param {{ orderId?: string, status?: string, gmtBorn?: number }} [options]
+ */
 export function pushBody(msgId, { orderId = String(++nextOrder), status = 'waitsellersend', gmtBorn = Date.now() } = {}) {
   const message = `{"msgId":${msgId},"type":"ORDER_BUYER_VIEW_ORDER_PAY","gmtBorn":${gmtBorn},"userInfo":"b2b-1676547900b7bb3","data":{"orderId":${orderId},"currentStatus":"${status}","buyerMemberId":"b2b-1","sellerMemberId":"b2b-2"}}`;
   return { orderId, body: `message=${encodeURIComponent(message)}&_aop_signature=${sign1688(message)}` };
 }
 
+/**
+ * @param {number[]} sorted
+ * @param {number} p
+ * @returns {number}
+ */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
 }
 
-/** Prints rows of { measure, value, unit, baseline, ratio, target } as a Markdown table. */
+/**
+ * @typedef {object} Row
+ * @property {string} measure
+ * @property {number | string} value
+ * @property {string} [unit]
+ * @property {number | string} [baseline]
+ * @property {string} [baselineUnit]
+ * @property {number} [ratio]
+ * @property {string} [target]
+ */
+
+/**
+ * Prints rows of { measure, value, unit, baseline, ratio, target } as a Markdown table.
+ *
+ * @param {string} title
+ * @param {Row[]} rows
+ * @returns {string}
+ */
 export function printTable(title, rows) {
   const lines = [`### ${title}`, '', '| measure | value | baseline (same run) | ratio | target |', '|---|---:|---:|---:|---|'];
   for (const row of rows) {
-    const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2)) : v ?? '');
-    lines.push(`| ${row.measure} | ${fmt(row.value)} ${row.unit ?? ''} | ${row.baseline === undefined ? '' : `${fmt(row.baseline)} ${row.baselineUnit ?? row.unit ?? ''}`} | ${row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ''} |`);
+    const fmt = (/** @type {number | string | undefined} */ v) =>
+      typeof v === 'number' ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2)) : (v ?? '');
+    lines.push(
+      `| ${row.measure} | ${fmt(row.value)} ${row.unit ?? ''} | ${row.baseline === undefined ? '' : `${fmt(row.baseline)} ${row.baselineUnit ?? row.unit ?? ''}`} | ${row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ''} |`,
+    );
   }
   const text = lines.join('\n');
   console.log(`\n${text}\n`);

@@ -1,8 +1,12 @@
+// @ts-check
 // Runs every benchmark in turn (ingest, drain, freshness, dispatch, operations) against the built service and writes
 // the combined Markdown to stdout and to bench/results/latest.md. `npm run bench` builds first.
+//
+//   node bench/run-all.mjs [--only drain,dispatch] [--out file]   (--help for the list)
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { benchDispatch } from './dispatch.mjs';
 import { benchDrain } from './drain.mjs';
 import { benchFreshness } from './freshness.mjs';
@@ -10,13 +14,33 @@ import { benchIngest } from './ingest.mjs';
 import { benchOpsLatency } from './ops-latency.mjs';
 import { ROOT } from './lib.mjs';
 
-const benches = [
+/** @type {[string, () => Promise<string>][]} */
+const ALL = [
   ['ingest', benchIngest],
   ['drain', benchDrain],
   ['freshness', benchFreshness],
   ['dispatch', benchDispatch],
   ['operations', benchOpsLatency],
 ];
+
+const { values: args } = parseArgs({
+  options: { only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
+if (args.help) {
+  console.log(`usage: node bench/run-all.mjs [--only ${ALL.map(([name]) => name).join(',')}] [--out file]
+
+Runs the benchmarks against the built service (dist/main.js; \`npm run bench\` builds first) and the
+local Postgres and Redis (BENCH_DATABASE_ADMIN_URL, BENCH_REDIS_URL), prints their tables and writes
+them to bench/results/latest.md (or --out). BENCH_* variables tune the sizes (see each bench file).`);
+  process.exit(0);
+}
+const only = args.only?.split(',');
+const unknown = only?.filter((name) => !ALL.some(([n]) => n === name)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')} (have: ${ALL.map(([name]) => name).join(', ')})`);
+  process.exit(2);
+}
+const benches = only ? ALL.filter(([name]) => only.includes(name)) : ALL;
 
 function header() {
   const cpus = os.cpus();
@@ -46,15 +70,16 @@ for (const [name, bench] of benches) {
   } catch (error) {
     failed++;
     console.error(`${name} benchmark failed:`, error);
-    sections.push(`### ${name}\n\nFAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${String(error?.message ?? error).split('\n')[0]}`);
+    sections.push(
+      `### ${name}\n\nFAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+    );
   }
 }
 
 const markdown = `${sections.join('\n\n')}\n`;
-const outDir = path.join(ROOT, 'bench', 'results');
-await mkdir(outDir, { recursive: true });
-const outFile = path.join(outDir, 'latest.md');
+const outFile = args.out ? path.resolve(args.out) : path.join(ROOT, 'bench', 'results', 'latest.md');
+await mkdir(path.dirname(outFile), { recursive: true });
 await writeFile(outFile, markdown);
 console.log(`\n${markdown}`);
-console.log(`written to ${path.relative(ROOT, outFile)}`);
+console.log(`written to ${outFile.startsWith(ROOT) ? path.relative(ROOT, outFile) : outFile}`);
 if (failed > 0) process.exitCode = 1;

@@ -13,19 +13,18 @@
 // ROLE=worker processes of dist/main.js. All of them are stopped at the end; they also kill
 // themselves if this script dies without stopping them (scripts/lib/exit-with-parent.mjs).
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { spawnFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
+import { HARNESS_SECRETS, harnessSecretEnv } from '../tools/lib/harness-secrets.mjs';
+import { launchService } from '../tools/lib/harness-service.mjs';
 import { runSimulator } from '../tools/simulator-1688.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WATCHDOG = new URL('./lib/exit-with-parent.mjs', import.meta.url).href;
 const ADMIN_DATABASE_URL = process.env.DEMO_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,8 +32,12 @@ const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RATE_LIMIT = 200; // calls/s: the fake's limit and EXTERNAL_API_RATE_LIMIT
 const FAKE_OPTIONS = { latencyMs: 30, latencyJitterMs: 10, rateLimit: RATE_LIMIT, error5xx: 0.03, closeConnection: 0.02, seed: 1688 };
 const SIMULATOR_OPTIONS = { duplicateRate: 0.1, reorderRate: 0.1, cancelRate: 0.1, rate: 300, seed: 1688 };
-const SECRETS = { ALIBABA_APP_KEY: 'demo-app-key', ALIBABA_APP_SECRET: 'demo-app-secret', WEBHOOK_SECRET: 'demo-webhook-secret', API_KEYS: 'demo-api-key' };
-const API_KEY = SECRETS.API_KEYS;
+// The harnesses' credentials (tools/lib/harness-secrets.mjs): production accepts them (16+ characters, no placeholder).
+const SECRETS = harnessSecretEnv();
+/** A client key: /orders, reading queues and dead letters. */
+const API_KEY = HARNESS_SECRETS.apiKey;
+/** An operator key (ADMIN_API_KEYS): POST /dispatch/run, dead-letter retries, /admin/queues. */
+const ADMIN_KEY = HARNESS_SECRETS.adminKey;
 const WORKERS = 2;
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
@@ -82,7 +85,8 @@ function parseCli(argv) {
   }
   const int = (name, raw, fallback, min, max) => {
     if (raw === undefined) return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) usageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+      usageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
     return Number(raw);
   };
   const orders = int('orders', values.orders, 300, 1, 10_000);
@@ -188,82 +192,69 @@ const state = {
   statusCompare: null,
   facts: null,
   lastSnapshot: null,
+  operator: null, // statuses of the operator routes with a client and an admin key
 };
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-function lineReader(stream, onLine) {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk) => {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      onLine(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
-    }
-    if (rest.length > 65_536) {
-      onLine(rest);
-      rest = '';
-    }
-  });
-  stream.on('end', () => {
-    if (rest) onLine(rest);
-    rest = '';
-  });
-}
-
+/**
+ * Starts one ordersync process through the harnesses' launcher (tools/lib/harness-service.mjs),
+ * with the watchdog preloaded; `proc.ready` settles once it logged "ordersync started".
+ */
 function startOrdersync(label, env) {
-  const child = spawn(process.execPath, ['--import', WATCHDOG, 'dist/main.js'], {
-    cwd: ROOT,
-    env: { ...env, DEMO_PARENT_PID: String(process.pid) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: Ctrl-C reaches the demo, which stops children in order
-  });
-  const proc = { label, child, pid: child.pid, tail: [], warnings: 0, errors: 0, exit: null, stopping: false, started: null };
+  const proc = {
+    label,
+    child: null,
+    handle: null,
+    pid: undefined,
+    tail: [],
+    warnings: 0,
+    errors: 0,
+    exit: null,
+    stopping: false,
+    started: null,
+  };
   state.services.push(proc);
-  let onStarted;
-  const started = new Promise((resolve) => {
-    onStarted = resolve;
-  });
+  let resolveExited;
   proc.exited = new Promise((resolve) => {
-    const done = (exit) => {
-      if (proc.exit) return;
-      proc.exit = exit;
-      resolve(exit);
-      if (!proc.stopping) stopRun(`ordersync ${label} (pid ${proc.pid}) exited unexpectedly (${exit.code ?? exit.signal ?? exit.error})`);
-    };
-    child.once('exit', (code, sig) => done({ code, signal: sig }));
-    child.once('error', (error) => done({ code: null, signal: null, error: error.message }));
+    resolveExited = resolve;
   });
+  const done = (exit) => {
+    if (proc.exit) return;
+    proc.exit = exit;
+    resolveExited(exit);
+    if (!proc.stopping) stopRun(`ordersync ${label} (pid ${proc.pid}) exited unexpectedly (${exit.code ?? exit.signal ?? exit.error})`);
+  };
   const onLine = (line) => {
     proc.tail.push(line.length > 2_000 ? `${line.slice(0, 2_000)}…` : line);
     if (proc.tail.length > LOG_TAIL_LINES) proc.tail.shift();
     if (line.includes('"level":"warn"')) proc.warnings++;
     else if (line.includes('"level":"error"') || line.includes('"level":"fatal"')) proc.errors++;
-    if (!proc.started && line.includes('ordersync started')) {
-      let fields = {};
-      try {
-        fields = JSON.parse(line);
-      } catch {
-        // not JSON: the port stays unknown
-      }
-      proc.started = fields;
-      onStarted(fields);
-    }
   };
-  lineReader(child.stdout, onLine);
-  lineReader(child.stderr, onLine);
+  const launching = launchService({
+    label: `ordersync ${label}`,
+    env: { ...env, DEMO_PARENT_PID: String(process.pid) },
+    nodeArgs: ['--import', WATCHDOG],
+    detached: true, // its own process group: Ctrl-C reaches the demo, which stops children in order
+    startTimeoutMs: START_TIMEOUT_MS,
+    outputLimit: 64_000,
+    onSpawn: (child) => {
+      proc.child = child;
+      proc.pid = child.pid;
+      child.once('exit', (code, sig) => done({ code, signal: sig }));
+      child.once('error', (error) => done({ code: null, signal: null, error: error.message }));
+    },
+    onLine,
+  });
   proc.ready = guard(
-    Promise.race([
-      started,
-      proc.exited.then((exit) => {
-        throw new Error(`ordersync ${label} exited before starting (${exit.code ?? exit.signal ?? exit.error})`);
-      }),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`ordersync ${label} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS).unref()),
-    ]),
+    launching.then((handle) => {
+      proc.handle = handle;
+      proc.started = handle.started;
+      return { ...handle.started, port: handle.port };
+    }),
   );
+  proc.ready.catch(() => {});
   return proc;
 }
 
@@ -282,14 +273,13 @@ function killPid(pid, sig) {
 async function stopOrdersync(proc) {
   proc.stopping = true;
   if (!alive(proc)) return;
-  killPid(proc.pid, 'SIGTERM');
-  let timer;
-  await Promise.race([proc.exited, new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
-  clearTimeout(timer);
-  if (alive(proc)) {
-    killPid(proc.pid, 'SIGKILL');
-    await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  if (proc.handle) {
+    // SIGTERM, then SIGKILL after the grace.
+    await proc.handle.stop(STOP_GRACE_MS);
+    return;
   }
+  killPid(proc.pid, 'SIGKILL');
+  await Promise.race([proc.exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
 }
 
 /** Last resort, synchronous: nothing this script started outlives it. */
@@ -351,6 +341,19 @@ async function api(method, path, { body, auth = true, timeoutMs = 10_000, abortS
   return text ? JSON.parse(text) : null;
 }
 
+/** The status of a call with a given key (null: none), whatever it is; for the operator-route checks. */
+async function statusOf(method, path, key) {
+  const headers = key ? { authorization: `Bearer ${key}` } : {};
+  const response = await fetch(`${state.api.baseUrl}${path}`, {
+    method,
+    headers,
+    redirect: 'manual',
+    signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 async function queueDepths(options = {}) {
   const { queues } = await api('GET', '/queues', { auth: false, timeoutMs: 3_000, ...options });
   const work = queues.filter((q) => !q.name.endsWith('-dead'));
@@ -378,7 +381,12 @@ async function dbCounts() {
   return { status, supplier };
 }
 
-const ordered = (counts, known) => [...known.filter((k) => counts[k]), ...Object.keys(counts).filter((k) => !known.includes(k)).sort()];
+const ordered = (counts, known) => [
+  ...known.filter((k) => counts[k]),
+  ...Object.keys(counts)
+    .filter((k) => !known.includes(k))
+    .sort(),
+];
 
 async function snapshot() {
   const [counts, depths, fakeStats] = await Promise.allSettled([dbCounts(), queueDepths(), state.fake.stats()]);
@@ -465,7 +473,8 @@ async function run() {
   state.fakePromise = spawnFakeSupplierApi({ ...FAKE_OPTIONS, startTimeoutMs: 10_000 });
   state.fake = await guard(state.fakePromise);
   state.fake.exited.then((exit) => {
-    if (!state.fakeStopping) stopRun(`the fake supplier API exited unexpectedly (${exit.code ?? exit.signal}): ${exit.errors.trim().slice(-300)}`);
+    if (!state.fakeStopping)
+      stopRun(`the fake supplier API exited unexpectedly (${exit.code ?? exit.signal}): ${exit.errors.trim().slice(-300)}`);
   });
   say(
     `✓ fake supplier API  ${state.fake.url} (pid ${state.fake.pid}): ${FAKE_OPTIONS.latencyMs}±${FAKE_OPTIONS.latencyJitterMs} ms, ` +
@@ -483,14 +492,18 @@ async function run() {
     await admin.end().catch(() => {});
   }
   const apiProc = startOrdersync('api', serviceEnv('api', { PORT: String(cli.port) }));
-  const workers = Array.from({ length: WORKERS }, (_, i) => startOrdersync(`worker-${i + 1}`, serviceEnv('worker', { WORKER_HTTP_PORT: '0' })));
+  const workers = Array.from({ length: WORKERS }, (_, i) =>
+    startOrdersync(`worker-${i + 1}`, serviceEnv('worker', { WORKER_HTTP_PORT: '0' })),
+  );
   const startedAt = performance.now();
   const [apiStarted] = await Promise.all([apiProc.ready, ...workers.map((w) => w.ready)]);
   const port = Number(apiStarted.port) || cli.port;
   if (!port) throw new Error('the api did not say which port it listens on');
   state.api = { port, baseUrl: `http://127.0.0.1:${port}` };
   state.timings.startMs = performance.now() - startedAt;
-  say(`✓ ordersync          api ${state.api.baseUrl} (pid ${apiProc.pid}), workers pid ${workers.map((w) => w.pid).join(', ')}: started in ${secs(state.timings.startMs)}`);
+  say(
+    `✓ ordersync          api ${state.api.baseUrl} (pid ${apiProc.pid}), workers pid ${workers.map((w) => w.pid).join(', ')}: started in ${secs(state.timings.startMs)}`,
+  );
 
   state.db = new pg.Client({ connectionString: names.databaseUrl });
   state.db.on('error', () => {});
@@ -587,7 +600,27 @@ async function run() {
   });
   state.timings.settleMs = performance.now() - simStart - state.timings.simMs;
   const c = state.statusCompare;
-  say(`${c.mismatches.length === 0 ? '✓' : '✗'} settled            order-events empty ${secs(state.timings.settleMs)} after the last push; ${fmt(c.matched)}/${fmt(c.total)} supplier statuses match`);
+  say(
+    `${c.mismatches.length === 0 ? '✓' : '✗'} settled            order-events empty ${secs(state.timings.settleMs)} after the last push; ${fmt(c.matched)}/${fmt(c.total)} supplier statuses match`,
+  );
+
+  // 8. Operator routes: a client key may read, only an admin key may act (403 otherwise).
+  state.phase = 'operator';
+  const operator = {
+    dispatchRunClient: await statusOf('POST', '/dispatch/run', API_KEY),
+    dispatchRunAdmin: await statusOf('POST', '/dispatch/run', ADMIN_KEY),
+    retryAllClient: await statusOf('POST', '/queues/order-dispatch/dead-letters/retry-all', API_KEY),
+    deadLettersClient: await statusOf('GET', '/queues/order-dispatch/dead-letters', API_KEY),
+    dashboardClient: await statusOf('GET', '/admin/queues', API_KEY),
+    dashboardAdmin: await statusOf('GET', '/admin/queues', ADMIN_KEY),
+    backlog: await statusOf('GET', '/health/backlog', null),
+    ready: await statusOf('GET', '/health/ready', null),
+  };
+  state.operator = operator;
+  say(
+    `✓ operator routes    POST /dispatch/run ${operator.dispatchRunClient} (client key) / ${operator.dispatchRunAdmin} (admin key); /admin/queues ${operator.dashboardClient} / ${operator.dashboardAdmin}; ` +
+      `dead letters read ${operator.deadLettersClient}, retry-all ${operator.retryAllClient} (client key); /health/ready ${operator.ready}, /health/backlog ${operator.backlog}`,
+  );
   state.phase = 'done';
 }
 
@@ -611,7 +644,12 @@ async function compareStatuses(expected, db = state.db) {
   for (const id of ids) {
     const linked = bySupplierId.get(id) ?? [];
     if (linked.length === 1 && linked[0].supplier_status === expected[id] && linked[0].status !== 'EXTERNAL') matched++;
-    else mismatches.push({ supplierOrderId: id, expected: expected[id], found: linked.map((r) => `${r.id}:${r.status}:${r.supplier_status}`).join(', ') || 'no order' });
+    else
+      mismatches.push({
+        supplierOrderId: id,
+        expected: expected[id],
+        found: linked.map((r) => `${r.id}:${r.status}:${r.supplier_status}`).join(', ') || 'no order',
+      });
   }
   return { total: ids.length, matched, mismatches, external };
 }
@@ -660,7 +698,11 @@ function evaluate(facts) {
   const orders = facts.orders?.filter((o) => o.status !== 'EXTERNAL') ?? null;
   const byStatus = (status) => orders?.filter((o) => o.status === status) ?? [];
 
-  add('orders created', state.createdCount === null ? null : state.createdCount === n, state.createdCount === null ? 'not reached' : `${fmt(state.createdCount)} of ${fmt(n)} created by POST /orders/batch`);
+  add(
+    'orders created',
+    state.createdCount === null ? null : state.createdCount === n,
+    state.createdCount === null ? 'not reached' : `${fmt(state.createdCount)} of ${fmt(n)} created by POST /orders/batch`,
+  );
 
   if (facts.fake && orders) {
     const perKey = facts.fake.perKey ?? {};
@@ -688,7 +730,11 @@ function evaluate(facts) {
     const open = orders.length - completed - failed.length;
     const pass = orders.length === n && completed + failedWithReason === n;
     const reasons = [...new Set(failed.map((o) => o.last_error ?? 'no reason'))].slice(0, 2).join('; ');
-    add('every order COMPLETED (or FAILED with reason)', pass, `${fmt(completed)} COMPLETED, ${fmt(failed.length)} FAILED${open ? `, ${fmt(open)} still open` : ''}${reasons ? `: ${reasons}` : ''}`);
+    add(
+      'every order COMPLETED (or FAILED with reason)',
+      pass,
+      `${fmt(completed)} COMPLETED, ${fmt(failed.length)} FAILED${open ? `, ${fmt(open)} still open` : ''}${reasons ? `: ${reasons}` : ''}`,
+    );
   } else add('every order COMPLETED (or FAILED with reason)', null, facts.ordersError ?? 'no database');
 
   if (orders && facts.answers && state.pages) {
@@ -709,19 +755,57 @@ function evaluate(facts) {
     add(
       '1688 pushes acknowledged === sent',
       !sim.aborted && sim.failed === 0 && sim.notSent === 0 && sim.acknowledged === sim.sent,
-      `${fmt(sim.acknowledged)}/${fmt(sim.sent)} acknowledged, ${fmt(sim.failed)} failed, ${fmt(sim.retried)} re-sent; answers ${Object.entries(sim.responses).map(([k, v]) => `${k}×${fmt(v)}`).join(' ')}`,
+      `${fmt(sim.acknowledged)}/${fmt(sim.sent)} acknowledged, ${fmt(sim.failed)} failed, ${fmt(sim.retried)} re-sent; answers ${Object.entries(
+        sim.responses,
+      )
+        .map(([k, v]) => `${k}×${fmt(v)}`)
+        .join(' ')}`,
     );
   } else add('1688 pushes acknowledged === sent', null, 'not reached');
 
   const cmp = state.statusCompare;
   if (cmp) {
-    const sample = cmp.mismatches.slice(0, 2).map((m) => `${m.supplierOrderId} want ${m.expected}, got ${m.found}`).join('; ');
-    add('supplierStatus === 1688 last status', cmp.mismatches.length === 0 && cmp.external === 0, `${fmt(cmp.matched)}/${fmt(cmp.total)} orders match, ${fmt(cmp.external)} EXTERNAL${sample ? `; ${sample}` : ''}`);
+    const sample = cmp.mismatches
+      .slice(0, 2)
+      .map((m) => `${m.supplierOrderId} want ${m.expected}, got ${m.found}`)
+      .join('; ');
+    add(
+      'supplierStatus === 1688 last status',
+      cmp.mismatches.length === 0 && cmp.external === 0,
+      `${fmt(cmp.matched)}/${fmt(cmp.total)} orders match, ${fmt(cmp.external)} EXTERNAL${sample ? `; ${sample}` : ''}`,
+    );
   } else add('supplierStatus === 1688 last status', null, 'not reached');
 
+  const op = state.operator;
+  if (op) {
+    const pass =
+      op.dispatchRunClient === 403 &&
+      op.retryAllClient === 403 &&
+      op.dashboardClient === 403 &&
+      op.dispatchRunAdmin === 200 &&
+      op.deadLettersClient === 200 &&
+      op.dashboardAdmin >= 200 &&
+      op.dashboardAdmin < 400 &&
+      op.ready === 200 &&
+      op.backlog === 200;
+    add(
+      'operator routes need the admin key',
+      pass,
+      `client key: POST /dispatch/run ${op.dispatchRunClient}, retry-all ${op.retryAllClient}, /admin/queues ${op.dashboardClient}, GET dead letters ${op.deadLettersClient}; ` +
+        `admin key: POST /dispatch/run ${op.dispatchRunAdmin}, /admin/queues ${op.dashboardAdmin}; /health/ready ${op.ready}, /health/backlog ${op.backlog}`,
+    );
+  } else add('operator routes need the admin key', null, 'not reached');
+
   if (facts.depths) {
-    const perQueue = facts.depths.work.filter((q) => q.deadLettered > 0).map((q) => `${q.name} ${q.deadLettered}`).join(', ');
-    add('no dead letters', facts.depths.deadLettered === 0, facts.depths.deadLettered === 0 ? `0 in ${facts.depths.work.map((q) => q.name).join(', ')}` : perQueue);
+    const perQueue = facts.depths.work
+      .filter((q) => q.deadLettered > 0)
+      .map((q) => `${q.name} ${q.deadLettered}`)
+      .join(', ');
+    add(
+      'no dead letters',
+      facts.depths.deadLettered === 0,
+      facts.depths.deadLettered === 0 ? `0 in ${facts.depths.work.map((q) => q.name).join(', ')}` : perQueue,
+    );
   } else add('no dead letters', null, facts.depthsError ?? 'not reached');
 
   const died = state.services.filter((p) => p.exit && !p.stopping);
@@ -730,14 +814,21 @@ function evaluate(facts) {
   add(
     'ordersync processes stayed up',
     state.services.length === WORKERS + 1 ? died.length === 0 : null,
-    died.length ? died.map((p) => `${p.label} exited ${p.exit.code ?? p.exit.signal}`).join(', ') : `api + ${WORKERS} workers; logged ${fmt(errors)} errors, ${fmt(warnings)} warnings`,
+    died.length
+      ? died.map((p) => `${p.label} exited ${p.exit.code ?? p.exit.signal}`).join(', ')
+      : `api + ${WORKERS} workers; logged ${fmt(errors)} errors, ${fmt(warnings)} warnings`,
   );
   return checks;
 }
 
 function printSummary(checks, facts, failure) {
   const nameWidth = Math.max(...checks.map((c) => c.name.length));
-  const lines = ['', bold('Summary'), `  ${'check'.padEnd(nameWidth)}  result   detail`, `  ${'─'.repeat(nameWidth)}  ───────  ${'─'.repeat(40)}`];
+  const lines = [
+    '',
+    bold('Summary'),
+    `  ${'check'.padEnd(nameWidth)}  result   detail`,
+    `  ${'─'.repeat(nameWidth)}  ───────  ${'─'.repeat(40)}`,
+  ];
   for (const c of checks) {
     const result = c.result === 'PASS' ? green(c.result.padEnd(7)) : red(c.result.padEnd(7));
     lines.push(`  ${c.name.padEnd(nameWidth)}  ${result}  ${c.detail}`);
@@ -754,7 +845,10 @@ function printSummary(checks, facts, failure) {
   lines.push(`  ${dim('time')}          ${timing.join(' · ')}`);
   if (facts.fake) {
     const f = facts.fake;
-    const answers = Object.entries(f.answers).map(([k, v]) => `${k}×${fmt(v)}`).join(' ') || 'none';
+    const answers =
+      Object.entries(f.answers)
+        .map(([k, v]) => `${k}×${fmt(v)}`)
+        .join(' ') || 'none';
     lines.push(
       `  ${dim('supplier API')}  ${fmt(f.calls)} calls, ${fmt(f.sideEffects)} side effects, answers ${answers}, ${fmt(f.replays)} replays, ` +
         `${fmt(f.conflicts)} conflicts, max ${fmt(f.maxCallsPerSecond)} calls/s in a sliding second (EXTERNAL_API_RATE_LIMIT ${RATE_LIMIT}` +
@@ -770,14 +864,21 @@ function printSummary(checks, facts, failure) {
   const failed = checks.filter((c) => c.result !== 'PASS');
   lines.push('');
   if (failed.length === 0 && !failure) lines.push(green(bold(`PASS: all ${checks.length} checks passed in ${secs(elapsed())}`)));
-  else lines.push(red(bold(`FAIL: ${failed.length} of ${checks.length} checks did not pass${failure ? ` (run stopped: ${failure.message})` : ''}`)));
+  else
+    lines.push(
+      red(bold(`FAIL: ${failed.length} of ${checks.length} checks did not pass${failure ? ` (run stopped: ${failure.message})` : ''}`)),
+    );
   say(lines.join('\n'));
   return failed.length === 0 && !failure;
 }
 
 function printLogTails() {
   for (const proc of state.services) {
-    say(dim(`── last ${proc.tail.length} lines of ordersync ${proc.label} (pid ${proc.pid}${proc.exit ? `, exited ${proc.exit.code ?? proc.exit.signal}` : ''}) ──`));
+    say(
+      dim(
+        `── last ${proc.tail.length} lines of ordersync ${proc.label} (pid ${proc.pid}${proc.exit ? `, exited ${proc.exit.code ?? proc.exit.signal}` : ''}) ──`,
+      ),
+    );
     say(proc.tail.join('\n'));
   }
 }
@@ -790,7 +891,11 @@ async function cleanup() {
   const done = [];
   await Promise.all(state.services.map((proc) => stopOrdersync(proc)));
   if (state.services.length) done.push(`stopped ${state.services.length} ordersync processes`);
-  const fake = state.fake ?? (state.fakePromise ? await Promise.race([state.fakePromise.catch(() => null), new Promise((r) => setTimeout(() => r(null), 3_000))]) : null);
+  const fake =
+    state.fake ??
+    (state.fakePromise
+      ? await Promise.race([state.fakePromise.catch(() => null), new Promise((r) => setTimeout(() => r(null), 3_000))])
+      : null);
   if (fake) {
     state.fake = fake;
     state.fakeStopping = true;
@@ -834,7 +939,14 @@ async function cleanup() {
 }
 
 function printKeepHelp() {
-  const env = Object.entries({ NODE_ENV: 'production', ROLE: 'api', PORT: '3000', DATABASE_URL: names.databaseUrl, QUEUE_PREFIX: names.queuePrefix, ...SECRETS })
+  const env = Object.entries({
+    NODE_ENV: 'production',
+    ROLE: 'api',
+    PORT: '3000',
+    DATABASE_URL: names.databaseUrl,
+    QUEUE_PREFIX: names.queuePrefix,
+    ...SECRETS,
+  })
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   say(
@@ -844,7 +956,8 @@ function printKeepHelp() {
       `  psql ${names.databaseUrl} -c 'SELECT status, supplier_status, count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2'`,
       `  psql ${names.databaseUrl} -c "SELECT * FROM order_events WHERE order_id = 'demo-${'1'.padStart(String(cli.orders).length, '0')}' ORDER BY id"`,
       `  ${env} node dist/main.js`,
-      `    then: curl -H 'Authorization: Bearer ${API_KEY}' 'http://127.0.0.1:3000/orders?limit=5'   (also /queues, /admin/queues)`,
+      `    then: curl -H 'Authorization: Bearer ${API_KEY}' 'http://127.0.0.1:3000/orders?limit=5'   (also /queues, /health/backlog)`,
+      `          curl -u ':${ADMIN_KEY}' http://127.0.0.1:3000/admin/queues   (the dashboard and POST /dispatch/run need the admin key)`,
       `  remove: psql ${ADMIN_DATABASE_URL} -c 'DROP DATABASE "${names.databaseName}" WITH (FORCE)'; redis-cli --scan --pattern '${names.queuePrefix}:*' | xargs -r redis-cli del`,
     ].join('\n'),
   );

@@ -56,6 +56,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './lib/harness-prng.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const LISTENING = 'fake-supplier-api listening on';
@@ -116,7 +117,8 @@ function coerce(name, value) {
   }
   if (spec.kind === 'idBase') {
     const text = typeof value === 'bigint' || typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || !/^[1-9]\d{0,17}$/.test(text)) throw new Error(`${name} must be a positive integer of at most 18 digits`);
+    if (typeof text !== 'string' || !/^[1-9]\d{0,17}$/.test(text))
+      throw new Error(`${name} must be a positive integer of at most 18 digits`);
     return text;
   }
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -220,18 +222,9 @@ function parseAnswer(text, config) {
   }
   m = /^(5\d\d)(?::(\d+))?$/.exec(s);
   if (m) return { kind: 'error', status: Number(m[1]), retryAfter: m[2] === undefined ? null : Number(m[2]), label: s };
-  throw new Error(`unknown answer "${text}" (use 201, 422, 429[:seconds], 5xx[:retry-after seconds], timeout, close, close-before, garbage)`);
-}
-
-/** mulberry32: tiny, fast, good enough, and replayable from one uint32 seed. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  throw new Error(
+    `unknown answer "${text}" (use 201, 422, 429[:seconds], 5xx[:retry-after seconds], timeout, close, close-before, garbage)`,
+  );
 }
 
 /** Stable fingerprint of a parsed body: JSON with object keys sorted. */
@@ -484,13 +477,23 @@ function createCore(initial) {
       if (outcome.kind === 'error') {
         return later(delay, () => {
           bump(s, String(outcome.status));
-          send(res, outcome.status, { error: 'service unavailable (injected)' }, outcome.retryAfter === null || outcome.retryAfter === undefined ? {} : { 'retry-after': String(outcome.retryAfter) });
+          send(
+            res,
+            outcome.status,
+            { error: 'service unavailable (injected)' },
+            outcome.retryAfter === null || outcome.retryAfter === undefined ? {} : { 'retry-after': String(outcome.retryAfter) },
+          );
         });
       }
       if (outcome.kind === '429') {
         return later(delay, () => {
           bump(s, '429');
-          send(res, 429, { error: 'too many requests (injected)', retryAfter: outcome.retryAfter }, { 'retry-after': String(outcome.retryAfter) });
+          send(
+            res,
+            429,
+            { error: 'too many requests (injected)', retryAfter: outcome.retryAfter },
+            { 'retry-after': String(outcome.retryAfter) },
+          );
         });
       }
       if (outcome.kind === 'close-before') {
@@ -577,7 +580,10 @@ function createCore(initial) {
     };
     if (options.keys) {
       out.perKey = Object.fromEntries(
-        [...s.keys].map(([key, e]) => [key, { calls: e.calls, sideEffects: e.sideEffects, concurrent: e.concurrent, maxConcurrent: e.maxConcurrent }]),
+        [...s.keys].map(([key, e]) => [
+          key,
+          { calls: e.calls, sideEffects: e.sideEffects, concurrent: e.concurrent, maxConcurrent: e.maxConcurrent },
+        ]),
       );
     }
     return out;
@@ -766,7 +772,10 @@ function controlCall(baseUrl, method, path, body) {
       {
         method,
         agent: false,
-        headers: text === undefined ? { connection: 'close' } : { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        headers:
+          text === undefined
+            ? { connection: 'close' }
+            : { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
       },
       (res) => {
         const chunks = [];

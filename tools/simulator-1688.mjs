@@ -56,6 +56,7 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './lib/harness-prng.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -80,17 +81,6 @@ const CHINA_OFFSET_MS = 8 * 3600 * 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/** mulberry32: tiny, fast, replayable from one uint32 seed (same PRNG as the fake supplier API). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson): 1688's `_aop_signature` for one field. */
 export function signMessage(appSecret, messageJson) {
@@ -136,14 +126,16 @@ function fail(message) {
 
 function num(name, value, { min = -Infinity, max = Infinity, int = false, allowInfinity = false } = {}) {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || Number.isNaN(n) || (!Number.isFinite(n) && !allowInfinity)) fail(`${name} must be a number, got ${String(value)}`);
+  if (typeof n !== 'number' || Number.isNaN(n) || (!Number.isFinite(n) && !allowInfinity))
+    fail(`${name} must be a number, got ${String(value)}`);
   if (int && Number.isFinite(n) && !Number.isInteger(n)) fail(`${name} must be an integer, got ${n}`);
   if (n < min || n > max) fail(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
 function digits(name, value) {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) fail(`${name} ${value} is not a safe integer; pass it as a string or bigint to keep every digit`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value))
+    fail(`${name} ${value} is not a safe integer; pass it as a string or bigint to keep every digit`);
   const text = typeof value === 'string' ? value.trim() : typeof value === 'bigint' || typeof value === 'number' ? String(value) : '';
   if (!/^[1-9]\d*$/.test(text)) fail(`${name} must be a positive integer written in digits, got ${JSON.stringify(String(value))}`);
   return text;
@@ -193,11 +185,16 @@ function normalize(options, { needTarget }) {
   o.retryBaseMs = num('retryBaseMs', options.retryBaseMs ?? 200, { min: 0, max: 3_600_000 });
   o.timeoutMs = num('timeoutMs', options.timeoutMs ?? 10_000, { min: 1, max: 3_600_000 });
   o.progressIntervalMs = num('progressIntervalMs', options.progressIntervalMs ?? 1000, { min: 1, max: 3_600_000 });
-  o.seed = options.seed === undefined || options.seed === null ? randomInt(0, 2 ** 32) : num('seed', options.seed, { min: 0, max: 0xffffffff, int: true });
+  o.seed =
+    options.seed === undefined || options.seed === null
+      ? randomInt(0, 2 ** 32)
+      : num('seed', options.seed, { min: 0, max: 0xffffffff, int: true });
   o.startTime = options.startTime === undefined || options.startTime === null ? undefined : parseTime(options.startTime);
   const nowSec = Math.floor(Date.now() / 1000);
   o.msgIdBase =
-    options.msgIdBase === undefined || options.msgIdBase === null ? nowSec * 1_000_000 : num('msgIdBase', options.msgIdBase, { min: 0, max: Number.MAX_SAFE_INTEGER, int: true });
+    options.msgIdBase === undefined || options.msgIdBase === null
+      ? nowSec * 1_000_000
+      : num('msgIdBase', options.msgIdBase, { min: 0, max: Number.MAX_SAFE_INTEGER, int: true });
   o.userInfo = options.userInfo ?? DEFAULT_USER_INFO;
   if (typeof o.userInfo !== 'string' || o.userInfo === '') fail('userInfo must be a non-empty string');
   o.onProgress = options.onProgress;
@@ -205,10 +202,12 @@ function normalize(options, { needTarget }) {
   o.signal = options.signal;
 
   o.dropRate = num('dropRate', options.dropRate ?? 0, { min: 0, max: 1 });
-  if (options.dropMsgIds !== undefined && options.dropMsgIds !== null && !Array.isArray(options.dropMsgIds)) fail('dropMsgIds must be an array of msgIds');
+  if (options.dropMsgIds !== undefined && options.dropMsgIds !== null && !Array.isArray(options.dropMsgIds))
+    fail('dropMsgIds must be an array of msgIds');
   o.dropMsgIds = new Set((options.dropMsgIds ?? []).map((id, i) => digits(`dropMsgIds[${i}]`, id)));
   o.silentChangeRate = num('silentChangeRate', options.silentChangeRate ?? 0, { min: 0, max: 1 });
-  if (options.silentChanges !== undefined && options.silentChanges !== null && !Array.isArray(options.silentChanges)) fail('silentChanges must be an array of {orderId, status}');
+  if (options.silentChanges !== undefined && options.silentChanges !== null && !Array.isArray(options.silentChanges))
+    fail('silentChanges must be an array of {orderId, status}');
   const known = new Set(o.ids);
   o.silentChanges = (options.silentChanges ?? []).map((c, i) => {
     const orderId = digits(`silentChanges[${i}].orderId`, c?.orderId);
@@ -281,7 +280,18 @@ function buildPlan(o) {
     const msgSendTime = formatChinaTime(eventTime);
     const gmtBorn = eventTime + e.bornMs;
     const message = buildMessage({ msgId, type, gmtBorn, userInfo: o.userInfo, orderId: e.orderId, status: e.status, msgSendTime });
-    return { msgId, orderId: e.orderId, step: e.step, status: e.status, type, eventTime, msgSendTime, gmtBorn, message, body: formBody(o.appSecret, message) };
+    return {
+      msgId,
+      orderId: e.orderId,
+      step: e.step,
+      status: e.status,
+      type,
+      eventTime,
+      msgSendTime,
+      gmtBorn,
+      message,
+      body: formBody(o.appSecret, message),
+    };
   });
 
   // 2b. Dropped pushes: never delivered, kept by 1688 for pulling. Own PRNG stream, so that the
@@ -397,7 +407,11 @@ function adminPost(base, path, body) {
   return new Promise((resolve, reject) => {
     const req = lib.request(
       url,
-      { method: 'POST', agent: false, headers: { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+      {
+        method: 'POST',
+        agent: false,
+        headers: { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      },
       (res) => {
         let raw = '';
         res.setEncoding('utf8');
@@ -442,7 +456,12 @@ function storeClient(target) {
       addOrders: async (orders) => target.addOrders(orders),
       changeStatuses: async (changes) =>
         changes.map((c) => {
-          const { order } = target.setOrderStatus(c.orderId, c.status, { modifyTime: c.modifyTime, emitMessage: c.emitMessage, type: c.type, refundStatus: c.refundStatus });
+          const { order } = target.setOrderStatus(c.orderId, c.status, {
+            modifyTime: c.modifyTime,
+            emitMessage: c.emitMessage,
+            type: c.type,
+            refundStatus: c.refundStatus,
+          });
           return { orderId: order.id, status: order.status, modifyTime: order.modifyTime };
         }),
       flush: async () => {},
@@ -470,7 +489,14 @@ function storeClient(target) {
     },
     addOrders: (orders) => adminPost(target, '/_admin/orders', { orders }),
     changeStatuses: async (changes) => {
-      const body = changes.map((c) => ({ id: c.orderId, status: c.status, modifyTime: c.modifyTime, emitMessage: c.emitMessage, type: c.type, refundStatus: c.refundStatus }));
+      const body = changes.map((c) => ({
+        id: c.orderId,
+        status: c.status,
+        modifyTime: c.modifyTime,
+        emitMessage: c.emitMessage,
+        type: c.type,
+        refundStatus: c.refundStatus,
+      }));
       const { changed } = await adminPost(target, '/_admin/orders/status', { changes: body });
       return changed.map((c) => ({ orderId: c.id, status: c.status, modifyTime: c.modifyTime }));
     },
@@ -606,7 +632,7 @@ export async function runSimulator(options) {
     post(state.d, (status, error, snippet, ms) => {
       release();
       const ok = status !== null && status >= 200 && status < 300;
-      bump(status !== null ? String(status) : error?.code ?? 'error');
+      bump(status !== null ? String(status) : (error?.code ?? 'error'));
       if (ok) {
         stats.acknowledged++;
         latencies.push(ms);
@@ -617,13 +643,17 @@ export async function runSimulator(options) {
         complete();
         return;
       }
-      state.lastError = status !== null ? `HTTP ${status}${snippet ? ` ${snippet}` : ''}` : `${error?.code ?? 'error'}: ${error?.message ?? error}`;
+      state.lastError =
+        status !== null ? `HTTP ${status}${snippet ? ` ${snippet}` : ''}` : `${error?.code ?? 'error'}: ${error?.message ?? error}`;
       if (state.attempts <= o.retries && !aborted) {
-        const timer = setTimeout(() => {
-          pendingRetries.delete(timer);
-          retryQueue.push(state);
-          pump();
-        }, o.retryBaseMs * 2 ** (state.attempts - 1));
+        const timer = setTimeout(
+          () => {
+            pendingRetries.delete(timer);
+            retryQueue.push(state);
+            pump();
+          },
+          o.retryBaseMs * 2 ** (state.attempts - 1),
+        );
         pendingRetries.set(timer, state);
         return;
       }
@@ -633,7 +663,14 @@ export async function runSimulator(options) {
 
   function giveUp(state) {
     stats.failed++;
-    if (failures.length < 20) failures.push({ msgId: state.d.msgId, orderId: state.d.orderId, status: state.d.status, attempts: state.attempts, lastError: state.lastError ?? 'aborted' });
+    if (failures.length < 20)
+      failures.push({
+        msgId: state.d.msgId,
+        orderId: state.d.orderId,
+        status: state.d.status,
+        attempts: state.attempts,
+        lastError: state.lastError ?? 'aborted',
+      });
     handOver(state.d, 'failed');
     complete();
   }
@@ -649,7 +686,8 @@ export async function runSimulator(options) {
   }
 
   function checkDone() {
-    if (done === stats.sent && pendingRetries.size === 0 && retryHead === retryQueue.length && (next === total || aborted) && active === 0) finish();
+    if (done === stats.sent && pendingRetries.size === 0 && retryHead === retryQueue.length && (next === total || aborted) && active === 0)
+      finish();
   }
 
   function pump() {
@@ -673,10 +711,13 @@ export async function runSimulator(options) {
       const due = t0 + next * interval;
       if (due > now) {
         if (!pumpTimer) {
-          pumpTimer = setTimeout(() => {
-            pumpTimer = undefined;
-            pump();
-          }, Math.max(1, Math.ceil(due - now)));
+          pumpTimer = setTimeout(
+            () => {
+              pumpTimer = undefined;
+              pump();
+            },
+            Math.max(1, Math.ceil(due - now)),
+          );
         }
         return;
       }
@@ -894,12 +935,28 @@ export function parseCliArgs(argv, env = process.env) {
     if (raw[name] !== undefined) options[name] = raw[name];
   }
   if (raw.dropMsgIds !== undefined) options.dropMsgIds = raw.dropMsgIds.split(/[\s,]+/).filter(Boolean);
-  for (const name of ['count', 'rate', 'concurrency', 'duplicateRate', 'reorderRate', 'cancelRate', 'retries', 'retryBaseMs', 'timeoutMs', 'seed', 'msgIdBase', 'dropRate', 'silentChangeRate']) {
+  for (const name of [
+    'count',
+    'rate',
+    'concurrency',
+    'duplicateRate',
+    'reorderRate',
+    'cancelRate',
+    'retries',
+    'retryBaseMs',
+    'timeoutMs',
+    'seed',
+    'msgIdBase',
+    'dropRate',
+    'silentChangeRate',
+  ]) {
     if (raw[name] === undefined) continue;
     const n = raw[name].trim() === '' ? NaN : Number(raw[name]);
     options[name] = Number.isNaN(n) ? raw[name] : n; // a bad value is reported as typed
   }
-  const idText = [raw.ids, raw.idsFile !== undefined ? readFileSync(raw.idsFile, 'utf8') : undefined].filter((t) => t !== undefined).join(',');
+  const idText = [raw.ids, raw.idsFile !== undefined ? readFileSync(raw.idsFile, 'utf8') : undefined]
+    .filter((t) => t !== undefined)
+    .join(',');
   if (raw.ids !== undefined || raw.idsFile !== undefined) options.ids = idText.split(/[\s,]+/).filter(Boolean);
   if (!switches.help) {
     // Validate now so that bad flags exit 2 before anything is sent.
@@ -933,7 +990,8 @@ function summary(report) {
     );
   }
   for (const e of report.storeErrors) lines.push(`  store error: ${e}`);
-  for (const f of report.failures) lines.push(`  failed: msgId ${f.msgId} order ${f.orderId} ${f.status} after ${f.attempts} attempts: ${f.lastError}`);
+  for (const f of report.failures)
+    lines.push(`  failed: msgId ${f.msgId} order ${f.orderId} ${f.status} after ${f.attempts} attempts: ${f.lastError}`);
   return `${lines.join('\n')}\n`;
 }
 
