@@ -13,8 +13,9 @@
 #   redis-server   -> redis-server   test/support/redis-cluster.ts, redis-sentinel.ts (also runs
 #                                    sentinels, as `redis-server FILE --sentinel`)
 #   redis-cli      -> redis-tools    `redis-cli --cluster create`
-#   promtool       -> prometheus     NOT YET ENABLED: uncomment its line in TOOLS below when a test
-#                                    checks alert/recording rules with `promtool check rules`.
+#   promtool       -> prometheus     test/sre-pack.e2e.ts (`promtool check rules`, `promtool test rules`
+#                                    on deploy/prometheus/; lands in /usr/bin. On a systemd machine the
+#                                    package also starts a prometheus daemon on :9090; nothing uses it)
 set -euo pipefail
 
 # "command package" pairs. Add a tool here, nowhere else.
@@ -22,7 +23,7 @@ TOOLS=(
   "pgbouncer pgbouncer"
   "redis-server redis-server"
   "redis-cli redis-tools"
-  # "promtool prometheus"
+  "promtool prometheus"
 )
 
 check_only=false
