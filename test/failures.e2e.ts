@@ -117,6 +117,71 @@ describe('order-events failures', () => {
   });
 });
 
+describe('connections lost between the statements of a transaction', () => {
+  let cut: TestService;
+  beforeAll(async () => {
+    cut = await startTestService('pgcut', { ROLE: 'all' });
+  });
+  afterAll(async () => {
+    await cut?.stop();
+  });
+
+  it('never records an acknowledged push as ignored because TypeORM released its query runner; every push lands once', async () => {
+    // Postgres ends any session idle inside a transaction for over 1 ms: the service's batches
+    // lose their connection between statements, which TypeORM reports as a released query runner.
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    const name = cut.config.databaseUrl.split('/').pop() as string;
+    const total = 120;
+    try {
+      await admin.query(`ALTER DATABASE "${name}" SET idle_in_transaction_session_timeout = '1ms'`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ordersync'`, [
+        name,
+      ]);
+      for (let i = 0; i < total; i++) {
+        const answer = await push1688(
+          cut.baseUrl,
+          orderMessage({ msgId: 77000 + i, orderId: `92000000000000${i % 40}`, status: i < 40 ? 'waitbuyerpay' : 'waitsellersend' }),
+        );
+        expect(answer.status).toBe(200);
+      }
+      // The cuts must really have happened for this test to mean anything.
+      await eventually(
+        async () => {
+          const metrics = await (await fetch(`${cut.baseUrl}/metrics`)).text();
+          const deferred = /ordersync_jobs_deferred_total\{queue="order-events[^"]*",reason="infrastructure"\} (\d+)/.exec(metrics);
+          return deferred && Number(deferred[1]) >= 1 ? true : undefined;
+        },
+        20_000,
+        'batches deferred by lost connections',
+      );
+    } finally {
+      await admin.query(`ALTER DATABASE "${name}" RESET idle_in_transaction_session_timeout`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ordersync'`, [
+        name,
+      ]);
+      await admin.end();
+    }
+    await eventually(
+      async () => ((await cut.db.query(`SELECT count(*)::int AS n FROM inbox_messages`)).rows[0].n === total ? true : undefined),
+      30_000,
+      'every push in the inbox',
+    );
+    const ignored = await cut.db.query(`SELECT message_id, reason FROM inbox_messages WHERE outcome <> 'applied'`);
+    expect(ignored.rows).toEqual([]);
+    const statuses = await cut.db.query(
+      `SELECT supplier_status, count(*)::int AS n FROM orders WHERE supplier_order_id LIKE '92000000000000%' GROUP BY 1`,
+    );
+    expect(statuses.rows).toEqual([{ supplier_status: 'waitsellersend', n: 40 }]);
+    const failed = new Queue(ORDER_EVENTS_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: cut.config.queuePrefix });
+    try {
+      expect(await failed.getFailedCount()).toBe(0);
+    } finally {
+      await failed.close();
+    }
+  });
+});
+
 describe('a Postgres that refuses connections for longer than the attempts would last', () => {
   let short: TestService;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { isInfrastructureError } from '../queues/infrastructure-errors.js';
+import { isDataError, isInfrastructureError } from '../queues/infrastructure-errors.js';
 import type { InboundMessage, MessageSource, SupplierStatusChange } from '../queues/order-events.queue.js';
 import type { Db } from './repositories/db.js';
 import { InboxRepository, inboxKey, type InboxEntry } from './repositories/inbox.repository.js';
@@ -31,8 +31,9 @@ export function unapplicableReason(message: InboundMessage): string | null {
  * Applies messages to orders, a whole batch per transaction with set-based SQL: the inbox
  * dedupes, EXTERNAL placeholders are created for orders nobody has yet, and each order's
  * supplier status moves only forward in supplier time. A batch that fails for a reason other
- * than our infrastructure is split in halves until the message at fault stands alone; that
- * message is recorded as ignored with the reason, so it never holds the others back.
+ * than our infrastructure is split in halves until the message at fault stands alone; when
+ * Postgres refused that message's values it is recorded as ignored with the reason, so it never
+ * holds the others back, and any other error fails the job to be retried.
  */
 @Injectable()
 export class OrderMessageApplier {
@@ -51,7 +52,12 @@ export class OrderMessageApplier {
       return await this.orders.transaction((db) => this.applyIn(db, messages));
     } catch (error) {
       if (isInfrastructureError(error)) throw error;
-      if (messages.length === 1) return [await this.recordUnapplicable(messages[0], error)];
+      if (messages.length === 1) {
+        // Only Postgres refusing the message's own values makes it the message's fault; any
+        // other error may be ours, so the job retries rather than drop an acknowledged push.
+        if (!isDataError(error)) throw error;
+        return [await this.recordUnapplicable(messages[0], error)];
+      }
       const half = Math.ceil(messages.length / 2);
       return [...(await this.apply(messages.slice(0, half))), ...(await this.apply(messages.slice(half)))];
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isContention, isInfrastructureError, isPostgresUnavailable, isRedisUnavailable } from './infrastructure-errors.js';
+import { isContention, isDataError, isInfrastructureError, isPostgresUnavailable, isRedisUnavailable } from './infrastructure-errors.js';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -16,6 +16,18 @@ describe('infrastructure errors', () => {
     ['pool timeout', new Error('timeout exceeded when trying to connect'), true],
     ['connection terminated', new Error('Connection terminated unexpectedly'), true],
     ['wrapped by TypeORM', Object.assign(new Error('query failed'), { driverError: { code: '57P01' } }), true],
+    [
+      'TypeORM query runner released under a transaction',
+      Object.assign(new Error('Query runner already released. Cannot run queries anymore.'), { name: 'QueryRunnerAlreadyReleasedError' }),
+      true,
+    ],
+    [
+      'TypeORM provider released (message only)',
+      new Error(
+        'Database connection provided by a query runner was already released, cannot continue to use its querying methods anymore.',
+      ),
+      true,
+    ],
     ['check violation', withCode('23514'), false],
     ['value too long', withCode('22001'), false],
     ['undefined column', withCode('42703'), false],
@@ -43,5 +55,23 @@ describe('infrastructure errors', () => {
     expect(isContention(withCode('40001'))).toBe(true);
     expect(isInfrastructureError(withCode('40P01'))).toBe(true);
     expect(isInfrastructureError(new Error('bad data'))).toBe(false);
+  });
+
+  it.each([
+    ['NUL in text', withCode('22021'), true],
+    ['numeric out of range', withCode('22003'), true],
+    ['datetime out of range', withCode('22008'), true],
+    ['check violation', withCode('23514'), true],
+    ['wrapped by TypeORM', Object.assign(new Error('query failed'), { driverError: { code: '22P02' } }), true],
+    ['undefined column (our bug)', withCode('42703'), false],
+    ['a plain bug', new Error('no order for message 1688/1 after creating placeholders'), false],
+    ['connection lost', withCode('ECONNRESET'), false],
+    [
+      'query runner released',
+      Object.assign(new Error('Query runner already released.'), { name: 'QueryRunnerAlreadyReleasedError' }),
+      false,
+    ],
+  ])('the data itself refused: %s → %s', (_name, error, expected) => {
+    expect(isDataError(error)).toBe(expected);
   });
 });

@@ -26,6 +26,13 @@ const PG_CONNECTION_MESSAGES = [
   'cannot use a pool after calling end',
 ];
 
+/**
+ * TypeORM's errors for a query runner whose connection was released under it: the postgres
+ * driver releases it when node-postgres reports the connection lost mid-transaction.
+ */
+const TYPEORM_RELEASED_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
+const TYPEORM_RELEASED_MESSAGES = ['query runner already released', 'connection provided by a query runner was already released'];
+
 /** ioredis and BullMQ messages for a Redis that is away. */
 const REDIS_MESSAGES = [
   'connection is closed',
@@ -54,7 +61,8 @@ function message(error: unknown): string {
  * SQLSTATEs that mean the database cannot take work right now: 08 connection exceptions,
  * 53 insufficient resources (too many connections), 57P0x shutdown and crash recovery, 55000
  * when the database does not accept connections (ALLOW_CONNECTIONS false), 25006 a read-only
- * transaction (a failover that has not finished), 58 system errors.
+ * transaction (a failover that has not finished), 25P03 a session ended for idling in a
+ * transaction, 58 system errors.
  */
 function isUnavailableSqlState(code: string): boolean {
   return (
@@ -63,7 +71,8 @@ function isUnavailableSqlState(code: string): boolean {
     code.startsWith('57P') ||
     code.startsWith('58') ||
     code === '55000' ||
-    code === '25006'
+    code === '25006' ||
+    code === '25P03'
   );
 }
 
@@ -72,8 +81,20 @@ export function isPostgresUnavailable(error: unknown): boolean {
   const code = errorCode(error);
   if (code !== null && /^[0-9A-Z]{5}$/.test(code) && !NETWORK_CODES.has(code)) return isUnavailableSqlState(code);
   if (code !== null && NETWORK_CODES.has(code)) return true;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && TYPEORM_RELEASED_ERRORS.has(name)) return true;
   const text = message(error);
-  return PG_CONNECTION_MESSAGES.some((m) => text.includes(m));
+  return PG_CONNECTION_MESSAGES.some((m) => text.includes(m)) || TYPEORM_RELEASED_MESSAGES.some((m) => text.includes(m));
+}
+
+/**
+ * Postgres refused the values themselves: SQLSTATE class 22 (data exception: NUL in text, a
+ * number out of range, an impossible date) or 23 (a constraint). Only such an error says the
+ * work is at fault; anything unrecognised is treated as possibly ours and retried.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== null && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
 /** Redis is away: commands refused while disconnected, retries per request used up, a cluster without slots. */
