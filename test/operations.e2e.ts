@@ -251,6 +251,11 @@ describe('GET /metrics', () => {
     expect(after.get('process_cpu_user_seconds_total')).toEqual(expect.any(Number));
     expect(after.get('nodejs_heap_size_used_bytes')).toEqual(expect.any(Number));
     expect(after.get('ordersync_db_pool_connections{state="in_use"}')).toEqual(expect.any(Number));
+    // The pool's size, so that saturation is in_use ÷ max.
+    expect(after.get('ordersync_db_pool_connections{state="max"}')).toBe(t.config.databasePoolMax);
+    // Dead letters counted once: on the work queue's row, not again on the dead-letter queue's own.
+    expect(after.get('ordersync_queue_jobs{queue="order-events",state="dead_lettered",scope="fleet"}')).toEqual(expect.any(Number));
+    expect([...after.keys()].filter((key) => /queue="[^"]*-dead",state="dead_lettered"/.test(key))).toEqual([]);
     expect(after.get('ordersync_supplier_status_lag_seconds_count')).toBeGreaterThanOrEqual(3);
     expect(
       [...after.keys()].some((key) => key.startsWith('ordersync_job_duration_seconds_count{queue="order-events",outcome="completed"}')),

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { pgPoolOf } from '../database/pg-pool.js';
+import { DEAD_LETTER_SUFFIX } from '../queues/queue-catalog.js';
 import { QueueDepthService } from '../queues/queue-depth.service.js';
 
 /**
@@ -117,7 +118,7 @@ export class MetricsService {
 
   private readonly dbPool = new Gauge({
     name: 'ordersync_db_pool_connections',
-    help: 'Database pool connections of this process by state: in_use, idle, waiting (requests queued for one)',
+    help: 'Database pool connections of this process by state: in_use, idle, waiting (requests queued for one), max (the pool size)',
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
@@ -176,6 +177,8 @@ export class MetricsService {
     this.dbPool.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
     this.dbPool.set({ state: 'idle' }, pool.idleCount);
     this.dbPool.set({ state: 'waiting' }, pool.waitingCount);
+    const max = (pool as { options?: { max?: unknown } }).options?.max;
+    if (typeof max === 'number') this.dbPool.set({ state: 'max' }, max);
   }
 
   private async readQueues(): Promise<void> {
@@ -185,7 +188,9 @@ export class MetricsService {
         this.queueJobs.set({ queue: queue.name, state: 'active', scope: 'fleet' }, queue.active);
         this.queueJobs.set({ queue: queue.name, state: 'delayed', scope: 'fleet' }, queue.delayed);
         this.queueJobs.set({ queue: queue.name, state: 'failed', scope: 'fleet' }, queue.failed);
-        this.queueJobs.set({ queue: queue.name, state: 'dead_lettered', scope: 'fleet' }, queue.deadLettered);
+        // A dead-letter queue's own row says the same as its work queue's dead_lettered: once is enough.
+        if (!queue.name.endsWith(DEAD_LETTER_SUFFIX))
+          this.queueJobs.set({ queue: queue.name, state: 'dead_lettered', scope: 'fleet' }, queue.deadLettered);
         this.queueOldestWaiting.set({ queue: queue.name, scope: 'fleet' }, (queue.oldestWaitingAgeMs ?? 0) / 1000);
       }
     } catch {

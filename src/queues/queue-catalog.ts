@@ -22,8 +22,10 @@ export interface CatalogOptions {
   orderEventsPartitions: number;
 }
 
+export const DEAD_LETTER_SUFFIX = '-dead';
+
 export function deadLetterQueueOf(workQueue: string): string {
-  return `${workQueue}-dead`;
+  return `${workQueue}${DEAD_LETTER_SUFFIX}`;
 }
 
 /** Every queue this service uses, with its job defaults and its dead-letter queue. */

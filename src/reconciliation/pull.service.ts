@@ -124,6 +124,7 @@ export class PullService {
         counts.unreadable++;
         if (msgId === null) {
           counts.unconfirmable++;
+          this.metrics.pulledMessages.inc({ outcome: 'unconfirmable' });
           continue;
         }
         const reason = error instanceof BadRequestException ? JSON.stringify(error.getResponse()) : (error as Error).message;

@@ -50,10 +50,14 @@ export class ReconciliationService implements OnModuleInit {
         return age === undefined ? null : age / 1000;
       },
     );
-    this.metrics.fleetGauge('ordersync_sync_last_success_timestamp_seconds', 'When a pull last finished well (epoch seconds)', async () => {
-      const last = (await this.sync.lastRuns()).last.pull;
-      return last?.outcome === 'ok' && last.finishedAt ? new Date(last.finishedAt).getTime() / 1000 : null;
-    });
+    this.metrics.fleetGauge(
+      'ordersync_sync_last_success_timestamp_seconds',
+      'When a pull last finished well (epoch seconds), whatever ran since',
+      async () => {
+        const at = await this.sync.lastSuccessAt('pull');
+        return at === null ? null : new Date(at).getTime() / 1000;
+      },
+    );
   }
 
   async view(): Promise<ReconciliationView> {

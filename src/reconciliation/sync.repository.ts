@@ -50,6 +50,10 @@ export class SyncRepository {
       `UPDATE sync_runs SET finished_at = now(), outcome = $2, counts = $3::jsonb, error = $4 WHERE id = $1 RETURNING id`,
       [id, outcome, JSON.stringify(counts), error],
     );
+    // A run a minute is half a million rows a year: keep 30 days of history.
+    await this.dataSource.query(
+      `DELETE FROM sync_runs WHERE id = ANY(ARRAY(SELECT id FROM sync_runs WHERE started_at < now() - interval '30 days' LIMIT 1000))`,
+    );
   }
 
   /** The newest run of each kind, and the newest that failed (ordered by the bigint id, not its text). */
@@ -68,6 +72,17 @@ export class SyncRepository {
     const lastFailed: Partial<Record<SyncKind, SyncRunView>> = {};
     for (const { rank, ...run } of rows) (rank === 'last' ? last : lastFailed)[run.kind] = run;
     return { last, lastFailed };
+  }
+
+  /** When a run of this kind last finished well, whatever ran since. */
+  async lastSuccessAt(kind: SyncKind): Promise<Date | null> {
+    // Runs of a kind never overlap, so the newest ok run by id finished last (and the
+    // (kind, id) index walks back to it without reading the whole history).
+    const rows: { at: Date | null }[] = await this.dataSource.query(
+      `SELECT finished_at AS at FROM sync_runs WHERE kind = $1 AND outcome = 'ok' ORDER BY kind DESC, id DESC LIMIT 1`,
+      [kind],
+    );
+    return rows[0]?.at ?? null;
   }
 
   /** Runs of a kind that overlapped in time (for the check that two never run at once). */
