@@ -39,7 +39,7 @@ describe('a fleet of 3 API and 3 worker processes', () => {
     const alive = () => apis.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     const baseOf = (i: number) => {
       const live = alive();
-      return `http://127.0.0.1:${(live[i % live.length]).port}`;
+      return `http://127.0.0.1:${live[i % live.length].port}`;
     };
 
     const acked = new Set<number>();
@@ -79,12 +79,12 @@ describe('a fleet of 3 API and 3 worker processes', () => {
     };
     const load = Promise.all([...Array.from({ length: 6 }, (_, lane) => pushLoop(lane)), createLoop()]);
     await eventually(() => (acked.size > total / 3 ? true : undefined), 60_000, 'a third of the pushes acknowledged');
-    await (apis[0]).kill();
-    await (workers[0]).kill();
+    await apis[0].kill();
+    await workers[0].kill();
     await load;
     expect(acked.size).toBe(total);
 
-    const live = `http://127.0.0.1:${(alive()[0]).port}`;
+    const live = `http://127.0.0.1:${alive()[0].port}`;
     await eventually(
       async () => {
         const { body } = await api(live, 'GET', '/orders?status=COMPLETED&limit=1000');

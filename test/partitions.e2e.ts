@@ -58,7 +58,7 @@ describe('partitioned order-events', () => {
     const { redisClusterNodes } = testTopology();
     if (!redisClusterNodes) return context.skip('not a Redis Cluster run (TEST_REDIS_TOPOLOGY=cluster)');
     expect(t.config.redisClusterNodes.length).toBeGreaterThan(0);
-    const [host, port] = (redisClusterNodes.split(',')[0]).split(':');
+    const [host, port] = redisClusterNodes.split(',')[0].split(':');
     const seed = { host: host, port: Number(port) };
     const masters = new Set<string>();
     for (const queue of orderEventsQueues(PARTITIONS)) {

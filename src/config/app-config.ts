@@ -297,7 +297,7 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
         errors.push(`${name} must be host:port,host:port,..., got "${entry.trim()}"`);
         return [];
       }
-      return [{ host: (match[1]).replace(/^\[|\]$/g, ''), port: Number(match[2]) }];
+      return [{ host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) }];
     });
   };
   const redisClusterNodes = hostPorts('REDIS_CLUSTER_NODES');

@@ -70,7 +70,7 @@ export async function checkRedisDurability(
   try {
     // Every master of a Cluster: one that evicts is enough to lose jobs.
     const all = await Promise.all(mastersOf(redis).map((node) => readRedisDurability(node)));
-    const durability = all.find((d) => d.maxmemoryPolicy !== null && d.maxmemoryPolicy !== 'noeviction') ?? (all[0]);
+    const durability = all.find((d) => d.maxmemoryPolicy !== null && d.maxmemoryPolicy !== 'noeviction') ?? all[0];
     logger.log({ msg: 'Redis durability', ...durability });
     if (durability.aofEnabled === false)
       logger.warn({ msg: 'Redis has AOF off: a Redis restart loses the jobs it held since its last snapshot' });
