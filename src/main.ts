@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { createLogger, startService } from './bootstrap.js';
+import { startTracing, stopTracing } from './telemetry/tracing.js';
 
 async function main(): Promise<void> {
   let loaded;
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   for (const name of devFallbacks) {
     logger.warn({ msg: `${name} is not set: using a development value. Never run like this in production.`, variable: name });
   }
+  if (startTracing()) logger.log({ msg: 'tracing on', exporter: 'otlp-http' });
   const service = await startService(config, logger);
   logger.log({ msg: 'ordersync started', role: config.role, port: service.port });
 
@@ -32,16 +34,19 @@ async function main(): Promise<void> {
       logger.error({ msg: 'shutdown grace period over; exiting with work unfinished', graceMs: config.shutdownGraceMs });
       process.exit(1);
     }, config.shutdownGraceMs).unref();
-    service.close().then(
-      () => {
-        logger.log({ msg: 'stopped' });
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ msg: 'shutdown failed', err: error });
-        process.exit(1);
-      },
-    );
+    service
+      .close()
+      .then(() => stopTracing())
+      .then(
+        () => {
+          logger.log({ msg: 'stopped' });
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ msg: 'shutdown failed', err: error });
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/app-config.module.js';
 import type { Db } from '../orders/repositories/db.js';
 import { OrderHistoryRepository } from '../orders/repositories/order-history.repository.js';
 import { OrdersRepository, type ClaimedOrder } from '../orders/repositories/orders.repository.js';
+import { inSpan } from '../telemetry/tracing.js';
 import { DISPATCH_ORDER_JOB, ORDER_DISPATCH_QUEUE, dispatchJobId, type DispatchOrderJob } from '../queues/order-dispatch.queue.js';
 
 /**
@@ -87,7 +88,15 @@ export class DispatchClaimsService {
     );
   }
 
-  private async claim(which: { ids: string[] } | { limit: number }): Promise<number> {
+  private claim(which: { ids: string[] } | { limit: number }): Promise<number> {
+    return inSpan('claim orders', { 'ordersync.claim': 'ids' in which ? 'ids' : 'pending' }, async (span) => {
+      const claimed = await this.claimNow(which);
+      span.setAttribute('ordersync.claimed', claimed);
+      return claimed;
+    });
+  }
+
+  private async claimNow(which: { ids: string[] } | { limit: number }): Promise<number> {
     const claimed = await this.orders.transaction(async (db: Db) => {
       const rows = await this.orders.claim(db, this.config.dispatchLeaseMs, which);
       await this.history.append(

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { strictPercentEncode } from '../common/percent-encoding.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
+import { inSpan, SpanKind, traceHeaders } from '../telemetry/tracing.js';
 import { classifyAnswer, classifyNoAnswer, type DispatchAnswer } from './dispatch-answer.js';
 
 /** Largest answer body read; a supplier that streams more is cut off (the status still counts). */
@@ -13,15 +14,25 @@ export class ExternalOrderApiClient {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   /** `payloadJson` goes as it is, so that its numbers keep every digit. */
-  async send(orderId: string, payloadJson: string): Promise<DispatchAnswer> {
+  send(orderId: string, payloadJson: string): Promise<DispatchAnswer> {
+    return inSpan(
+      'external order API call',
+      { 'ordersync.order_id': orderId, 'http.request.method': 'POST' },
+      (span) => this.call(orderId, payloadJson, (status) => span.setAttribute('http.response.status_code', status)),
+      SpanKind.CLIENT,
+    );
+  }
+
+  private async call(orderId: string, payloadJson: string, answered: (status: number) => void): Promise<DispatchAnswer> {
     const signal = AbortSignal.timeout(this.config.externalApiTimeoutMs);
     try {
       const response = await fetch(this.config.externalApiUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey(orderId) },
+        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey(orderId), ...traceHeaders() },
         body: `{"orderId":${JSON.stringify(orderId)},"payload":${payloadJson}}`,
         signal,
       });
+      answered(response.status);
       const body = await readBody(response);
       return classifyAnswer(response.status, body, response.headers.get('retry-after'), this.config.dispatchRetryAfterMaxMs);
     } catch (error) {

@@ -8,6 +8,7 @@ import { dashboardAuth } from '../dashboard/dashboard-auth.js';
 import { DASHBOARD_ROUTE } from '../dashboard/dashboard.module.js';
 import { requestContext } from '../logging/request-context.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { requestSpan, tracingOn } from '../telemetry/tracing.js';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 
 /** Why a webhook was turned away, by the status it got (for the rejected-messages counter). */
@@ -39,9 +40,13 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);
   // Everything logged while serving a request carries its id (also sent back as X-Request-Id).
+  const spans = new WeakMap<FastifyRequest, { end(status: number): void }>();
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     reply.header('x-request-id', request.id);
-    requestContext.run({ reqId: String(request.id) }, done);
+    requestContext.run({ reqId: String(request.id) }, () => {
+      if (!tracingOn()) return done();
+      spans.set(request, requestSpan(request.method, request.routeOptions.url ?? 'unmatched', request.headers, done));
+    });
   });
   // The dashboard's pages and its API alike (a Nest middleware would guard only the first).
   const guardDashboard = dashboardAuth(config);
@@ -54,6 +59,7 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
+    spans.get(request)?.end(status);
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, reply.elapsedTime / 1000);
     if (route.startsWith('/webhooks/') && status >= 400) {
       metrics.webhookMessages.inc({

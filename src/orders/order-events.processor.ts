@@ -8,6 +8,7 @@ import { DependencyOutages } from '../queues/dependency-outages.js';
 import { JobFailurePolicy } from '../queues/job-failure-policy.js';
 import type { ApplyMessagesJob, InboundMessage } from '../queues/order-events.queue.js';
 import type { NeedsPostgres } from '../queues/worker-registry.js';
+import { inSpan, linksTo, SpanKind } from '../telemetry/tracing.js';
 import { OrderMessageApplier, type ApplyOutcome } from './order-message-applier.js';
 
 /**
@@ -60,7 +61,13 @@ export abstract class OrderEventsProcessor extends WorkerHost implements OnAppli
   async process(job: Job<ApplyMessagesJob>, token?: string): Promise<Record<ApplyOutcome, number>> {
     return this.metrics.timeJob(job.queueName, async () => {
       try {
-        const outcomes = await this.batcher.add(job.data.messages);
+        const outcomes = await inSpan(
+          'apply messages',
+          { 'ordersync.messages': job.data.messages.length, 'ordersync.queue': job.queueName },
+          () => this.batcher.add(job.data.messages),
+          SpanKind.INTERNAL,
+          linksTo(job.data.messages.map((m) => m.traceparent)),
+        );
         return this.record(job.data.messages, outcomes);
       } catch (error) {
         return this.policy.fail(job, token, error);

@@ -56,6 +56,8 @@ export interface InboundMessage {
   ignoredReason: string | null;
   /** How a 1688 message reached us: pushed to the webhook, or pulled from the Open API. */
   via?: 'push' | 'pull';
+  /** The W3C traceparent of the request that took it in, when tracing is on: the apply links to it. */
+  traceparent?: string;
 }
 
 /** A job carries the messages that arrived together (a millisecond or two of pushes). */

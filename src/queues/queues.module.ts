@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { queuePrefixFor, type RedisClient } from '../redis/redis-connections.js';
 import { BULLMQ_REDIS } from '../redis/redis.module.js';
+import { bullmqTelemetry } from '../telemetry/tracing.js';
 import { DeadLetterRedrivers } from './dead-letter-redrivers.js';
 import { DependencyOutages } from './dependency-outages.js';
 import { QueueCatalog, queueSpecs } from './queue-catalog.js';
@@ -30,6 +31,7 @@ export class QueuesModule {
           connection,
           prefix: queuePrefixFor(config, spec.name, spec.partitioned),
           defaultJobOptions: spec.jobOptions,
+          telemetry: bullmqTelemetry(),
         }),
       })),
     );
@@ -39,7 +41,11 @@ export class QueuesModule {
         DiscoveryModule,
         BullModule.forRootAsync({
           inject: [BULLMQ_REDIS],
-          useFactory: (connection: RedisClient) => ({ connection, prefix: queuePrefixFor(config, '', false) }),
+          useFactory: (connection: RedisClient) => ({
+            connection,
+            prefix: queuePrefixFor(config, '', false),
+            telemetry: bullmqTelemetry(),
+          }),
         }),
         registered,
       ],

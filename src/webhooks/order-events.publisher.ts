@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../config/app-config.module.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { createFailFastRedis } from '../redis/fail-fast-redis.js';
 import { queuePrefixFor, type RedisClient } from '../redis/redis-connections.js';
+import { bullmqTelemetry, currentTraceparent } from '../telemetry/tracing.js';
 import {
   APPLY_MESSAGES_JOB,
   ORDER_EVENTS_JOB_OPTIONS,
@@ -48,6 +49,7 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       const queue = new Queue<ApplyMessagesJob>(name, {
         connection: this.connection,
         prefix: queuePrefixFor(config, name, partitioned),
+        telemetry: bullmqTelemetry(),
         defaultJobOptions: ORDER_EVENTS_JOB_OPTIONS,
       });
       logQueueErrors(queue, this.logger);
@@ -79,7 +81,9 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       );
     });
     try {
-      await Promise.race([this.batcher.add(message), timeout]);
+      // Many requests share one job, whose trace continues only the first: each message keeps its own.
+      const traceparent = currentTraceparent();
+      await Promise.race([this.batcher.add(traceparent ? { ...message, traceparent } : message), timeout]);
     } catch (error) {
       this.logger.warn({ msg: 'message not queued', source: message.source, messageId: message.messageId, err: (error as Error).message });
       throw new ServiceUnavailableException('the message could not be queued durably; send it again later');
