@@ -13,7 +13,7 @@ import { PinoNestLogger, createPino } from './logging/logger.js';
 import { checkRedisDurability } from './queues/redis-durability.js';
 import { WorkerRegistry } from './queues/worker-registry.js';
 
-export function createLogger(config: Pick<AppConfig, 'logLevel'>): PinoNestLogger {
+export function createLogger(config: Pick<AppConfig, 'logLevel'> & Partial<Pick<AppConfig, 'logFormat'>>): PinoNestLogger {
   return new PinoNestLogger(createPino(config));
 }
 

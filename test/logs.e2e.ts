@@ -6,9 +6,11 @@ import { dropDatabase, eventually, isolatedNames } from './support/service.js';
 /** Logs carry no signature, message body or key, query strings included, also on a 5xx. */
 const names = isolatedNames('logs');
 let service: ServiceProcess | undefined;
+let pretty: ServiceProcess | undefined;
 
 afterAll(async () => {
   await service?.stop();
+  await pretty?.stop();
   await dropDatabase(names.databaseName);
 });
 
@@ -43,4 +45,37 @@ describe('what logs never hold', () => {
       expect(output).not.toContain('never-log-this-key-0123');
     },
   );
+
+  it('LOG_FORMAT=pretty writes lines a person reads, with the same fields left out', { timeout: 90_000 }, async () => {
+    pretty = await startServiceProcess(names, {
+      ROLE: 'api',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      ENQUEUE_TIMEOUT_MS: '200',
+      LOG_FORMAT: 'pretty',
+    });
+    const message = orderMessage({ msgId: 31338, orderId: '167539019420549998', status: 'zz-pretty-secret' });
+    const answer = await fetch(`http://127.0.0.1:${pretty.port}/webhooks/1688`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer never-log-this-either-0123' },
+      body: form1688(message),
+    });
+    expect(answer.status).toBe(503);
+    const line = await eventually(
+      () =>
+        pretty
+          ?.output()
+          .split('\n')
+          .find((l) => l.includes('status=503')),
+      10_000,
+      'the 503 logged',
+    );
+    expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|ERROR) {0,2}\S.* route=\/webhooks\/1688 /);
+    const output = pretty.output();
+    expect(output).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}ordersync started {2}.*port=\d+/m);
+    // Not a TTY, so no colours; and no line is JSON.
+    expect(output).not.toContain('\x1b[');
+    expect(output.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(output).not.toContain('zz-pretty-secret');
+    expect(output).not.toContain('never-log-this-either-0123');
+  });
 });

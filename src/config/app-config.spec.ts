@@ -96,6 +96,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('logs JSON off a terminal, pretty when asked, and refuses another format', () => {
+    expect(loadConfig({ LOG_FORMAT: 'json' }).config.logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).config.logFormat).toBe('pretty');
+    // Vitest's workers write to pipes, as a container's stdout is.
+    expect(loadConfig({}).config.logFormat).toBe(process.stdout.isTTY ? 'pretty' : 'json');
+    expect(() => loadConfig({ LOG_FORMAT: 'text' })).toThrow(/LOG_FORMAT must be json or pretty/);
+  });
+
   it('refuses the readiness backlog variables it no longer reads, saying what replaced them', () => {
     expect(() => loadConfig({ BACKLOG_READY_THRESHOLD: '10' })).toThrow(/BACKLOG_MAX_WAITING/);
   });

@@ -71,6 +71,8 @@ export interface AppConfig {
   /** A request whose headers or body take longer is answered 408 and its connection closed. */
   requestTimeoutMs: number;
   logLevel: string;
+  /** json for machines (the default off a terminal), pretty for a person at a terminal. */
+  logFormat: 'json' | 'pretty';
   /** How long a request may wait for Redis to accept a webhook before answering 503. */
   enqueueTimeoutMs: number;
   /** The order-events queue is split into this many queues (by supplier order id), for Redis Cluster. */
@@ -312,6 +314,10 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
   }
+  const logFormatGiven = text('LOG_FORMAT', '');
+  if (!['', 'json', 'pretty'].includes(logFormatGiven)) errors.push(`LOG_FORMAT must be json or pretty, got "${logFormatGiven}"`);
+  const logFormat: 'json' | 'pretty' =
+    logFormatGiven === 'pretty' || (logFormatGiven === '' && process.stdout.isTTY === true) ? 'pretty' : 'json';
   for (const replaced of ['BACKLOG_READY_THRESHOLD', 'BACKLOG_READY_MAX_AGE_MS']) {
     if (env[replaced]?.trim())
       errors.push(
@@ -359,6 +365,7 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel,
+    logFormat,
     enqueueTimeoutMs: int('ENQUEUE_TIMEOUT_MS', 2_000, 10, 60_000),
     orderEventsPartitions: int('ORDER_EVENTS_PARTITIONS', 1, 1, 64),
     publishBatchWindowMs: int('PUBLISH_BATCH_WINDOW_MS', 1, 0, 1_000),

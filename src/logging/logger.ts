@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { AppConfig } from '../config/app-config.js';
+import { prettyDestination } from './pretty-lines.js';
 import { requestContext } from './request-context.js';
 
 /** Header and field names whose values are never written to a log. */
@@ -16,9 +17,9 @@ const REDACTED = [
   '*.password',
 ];
 
-/** The process's structured JSON logger; Fastify and Nest both write through it. */
-export function createPino(config: Pick<AppConfig, 'logLevel'>): Logger {
-  return pino({
+/** The process's structured JSON logger (readable lines at a terminal); Fastify and Nest both write through it. */
+export function createPino(config: Pick<AppConfig, 'logLevel'> & Partial<Pick<AppConfig, 'logFormat'>>): Logger {
+  const options: LoggerOptions = {
     level: config.logLevel,
     base: { pid: process.pid, service: 'ordersync' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -26,7 +27,8 @@ export function createPino(config: Pick<AppConfig, 'logLevel'>): Logger {
     // Every line written while serving a request names it.
     mixin: () => requestContext.getStore() ?? {},
     redact: { paths: REDACTED, censor: '[redacted]' },
-  });
+  };
+  return config.logFormat === 'pretty' ? pino(options, prettyDestination()) : pino(options);
 }
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

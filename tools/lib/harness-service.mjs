@@ -123,8 +123,10 @@ function startedFields(line) {
   } catch {
     // not JSON
   }
-  const match = /"port":(\d+|null)/.exec(line);
-  return { msg: STARTED_MESSAGE, port: match && match[1] !== 'null' ? Number(match[1]) : null };
+  // JSON inside another line, or LOG_FORMAT=pretty's `port=1234`.
+  const match = /"port":(\d+|null)|\bport=(\d+|null)\b/.exec(line);
+  const port = match ? (match[1] ?? match[2]) : 'null';
+  return { msg: STARTED_MESSAGE, port: port !== 'null' ? Number(port) : null };
 }
 
 /**
