@@ -14,8 +14,7 @@
 #                                    sentinels, as `redis-server FILE --sentinel`)
 #   redis-cli      -> redis-tools    `redis-cli --cluster create`
 #   promtool       -> prometheus     test/sre-pack.e2e.ts (`promtool check rules`, `promtool test rules`
-#                                    on deploy/prometheus/; lands in /usr/bin. On a systemd machine the
-#                                    package also starts a prometheus daemon on :9090; nothing uses it)
+#                                    on deploy/prometheus/; lands in /usr/bin; its daemon is not started)
 set -euo pipefail
 
 # "command package" pairs. Add a tool here, nowhere else.
@@ -74,6 +73,15 @@ if ! "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq >"$log" 2>&1; th
   cat "$log" >&2
   fail "apt-get update failed (see above)"
 fi
+# The packages' own daemons (prometheus on :9090, redis-server on :6379, pgbouncer on :6432) are not
+# wanted: the tests start their own on free ports. policy-rc.d exit 101 tells invoke-rc.d and
+# deb-systemd-invoke not to start them; only ours is removed afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null && "${SUDO[@]}" chmod +x "$policy" && own_policy=true
+fi
+trap 'rm -f "$log"; if $own_policy; then "${SUDO[@]}" rm -f "$policy"; fi' EXIT
 if ! "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
   cat "$log" >&2
   fail "apt-get install ${missing[*]} failed (see above)"
@@ -85,6 +93,4 @@ for pair in "${TOOLS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || fail "package $pkg installed but command '$cmd' is still not on PATH"
 done
 
-# Debian's pgbouncer package may start its own daemon on 127.0.0.1:6432 where services are allowed to
-# start; the tests run their own on free ports, so a packaged one is harmless but not needed.
 echo "install-tools: ok" >&2
