@@ -3,8 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnFakeSupplierApi, type SpawnedFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api } from './support/http.js';
 import { startServiceProcess, type ServiceProcess } from './support/processes.js';
-import { deleteKeys, dropDatabase, eventually, isolatedNames, TEST_REDIS_URL } from './support/service.js';
-import { Redis } from 'ioredis';
+import { deletePrefixKeys, dropDatabase, eventually, isolatedNames } from './support/service.js';
 
 /** Several real processes against one Postgres and Redis, as a fleet runs them. */
 const ORDERS = 2_000;
@@ -45,9 +44,7 @@ async function fleet(label: string, rateLimit = 500, timeouts = { callMs: 5_000,
   const apiProcess = await startServiceProcess(names, { ...env, ROLE: 'api' });
   cleanups.push(async () => {
     await apiProcess.stop();
-    const redis = new Redis(TEST_REDIS_URL);
-    await deleteKeys(redis, `${names.queuePrefix}:*`);
-    redis.disconnect();
+    await deletePrefixKeys(names.queuePrefix);
     await dropDatabase(names.databaseName);
   });
   const startWorker = async () => {

@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { api, orderMessage, push1688 } from './support/http.js';
 import { startServiceProcess } from './support/processes.js';
-import { deleteKeys, dropDatabase, eventually, freePort, isolatedNames, TEST_REDIS_URL } from './support/service.js';
+import { deletePrefixKeys, dropDatabase, eventually, freePort, isolatedNames } from './support/service.js';
 
 let cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -15,9 +14,7 @@ afterEach(async () => {
 function isolated(label: string) {
   const names = isolatedNames(label);
   cleanups.push(async () => {
-    const redis = new Redis(TEST_REDIS_URL);
-    await deleteKeys(redis, `${names.queuePrefix}:*`);
-    redis.disconnect();
+    await deletePrefixKeys(names.queuePrefix);
     await dropDatabase(names.databaseName);
   });
   return names;

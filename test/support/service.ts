@@ -2,7 +2,6 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { Redis } from 'ioredis';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { startService, type RunningService } from '../../src/bootstrap.js';
 import { createRedis, deleteMatching, queuePrefixFor, type RedisClient } from '../../src/redis/redis-connections.js';
@@ -143,15 +142,6 @@ export async function startTestService(label: string, env: Record<string, string
       await dropDatabase(names.databaseName);
     },
   };
-}
-
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 export async function dropDatabase(name: string): Promise<void> {
