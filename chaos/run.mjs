@@ -29,12 +29,13 @@ import burst from './scenario-4-burst.mjs';
 import postgresOutage from './scenario-5-postgres-outage.mjs';
 import redisOutage from './scenario-6-redis-outage.mjs';
 import supplierOutage from './scenario-7-supplier-outage.mjs';
+import alibabaGivesUp from './scenario-8-1688-gives-up.mjs';
 
 /** @import { Scenario } from './lib/context.mjs' */
 /** @import { ScenarioResult } from './report.mjs' */
 
 /** @type {Scenario[]} */
-const ALL = [kill, redis, postgres, burst, postgresOutage, redisOutage, supplierOutage];
+const ALL = [kill, redis, postgres, burst, postgresOutage, redisOutage, supplierOutage, alibabaGivesUp];
 
 /**
  * @param {string[]} argv

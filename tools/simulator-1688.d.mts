@@ -33,6 +33,10 @@ export interface PlanOptions {
   seed?: number;
   /** Simulated clock start (ms, ISO string or Date; floored to the second). Default: the timeline ends 1 s before now. */
   startTime?: number | string | Date;
+  /** Orders start within this many simulated seconds (default 3600). */
+  orderSpreadSec?: number;
+  /** Each next status comes 1..stepGapMaxSec simulated seconds after the one before (default 600). */
+  stepGapMaxSec?: number;
   /** msgIds are msgIdBase + 1, + 2, ... (default: unix seconds x 1e6, so runs do not collide). */
   msgIdBase?: number;
   /** Default "b2b-1676547900b7bb3". */

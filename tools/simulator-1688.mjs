@@ -21,10 +21,12 @@
 //     confirm_goods (ORDER_BUYER_VIEW_ORDER_COMFIRM_RECEIVEGOODS) -> success
 //     (ORDER_BUYER_VIEW_ORDER_SUCCESS); a share `cancelRate` ends in cancel
 //     (ORDER_BUYER_VIEW_ORDER_BUYER_CLOSE) after 1 or 2 steps;
-//   - status changes happen on a simulated clock: an order starts somewhere in the first hour,
-//     each next step 1..600 whole seconds later (so msgSendTime strictly increases per order, >= 1 s
-//     apart); gmtBorn = that second + 0..999 ms. By default the simulated timeline ends one second
-//     before the run starts, so no message is from the future;
+//   - status changes happen on a simulated clock: an order starts somewhere in the first hour
+//     (`orderSpreadSec`, default 3600), each next step 1..600 whole seconds later (`stepGapMaxSec`,
+//     default 600; so msgSendTime strictly increases per order, >= 1 s apart); gmtBorn = that
+//     second + 0..999 ms. By default the simulated timeline ends one second before the run starts,
+//     so no message is from the future (smaller spreads put every change in the last minutes, as
+//     when 1688 pushes what just happened);
 //   - messages go out in the order 1688 produced them (by gmtBorn), msgIds increasing from
 //     msgIdBase + 1; then, per order, each later message swaps places with the one before it with
 //     probability `reorderRate` (a later message delivered before an earlier one); then each
@@ -74,8 +76,8 @@ export const TOPIC_BY_STATUS = Object.freeze({
 });
 
 const LIFECYCLE = ['waitbuyerpay', 'waitsellersend', 'waitbuyerreceive', 'confirm_goods', 'success'];
-const ORDER_SPREAD_SEC = 3600; // orders start within the first simulated hour
-const STEP_GAP_MAX_SEC = 600; // next status 1..600 s later
+const ORDER_SPREAD_SEC = 3600; // orders start within the first simulated hour (default of orderSpreadSec)
+const STEP_GAP_MAX_SEC = 600; // next status 1..600 s later (default of stepGapMaxSec)
 const DUPLICATE_WINDOW = 100; // a duplicate goes 1..100 deliveries after its original
 const CHINA_OFFSET_MS = 8 * 3600 * 1000;
 
@@ -184,6 +186,8 @@ function normalize(options, { needTarget }) {
   o.retries = num('retries', options.retries ?? 3, { min: 0, max: 100, int: true });
   o.retryBaseMs = num('retryBaseMs', options.retryBaseMs ?? 200, { min: 0, max: 3_600_000 });
   o.timeoutMs = num('timeoutMs', options.timeoutMs ?? 10_000, { min: 1, max: 3_600_000 });
+  o.orderSpreadSec = num('orderSpreadSec', options.orderSpreadSec ?? ORDER_SPREAD_SEC, { min: 1, max: 365 * 86_400, int: true });
+  o.stepGapMaxSec = num('stepGapMaxSec', options.stepGapMaxSec ?? STEP_GAP_MAX_SEC, { min: 1, max: 86_400, int: true });
   o.progressIntervalMs = num('progressIntervalMs', options.progressIntervalMs ?? 1000, { min: 1, max: 3_600_000 });
   o.seed =
     options.seed === undefined || options.seed === null
@@ -261,9 +265,9 @@ function buildPlan(o) {
   o.ids.forEach((orderId, orderIndex) => {
     let path = LIFECYCLE;
     if (rng() < o.cancelRate) path = rng() < 0.5 ? ['waitbuyerpay', 'cancel'] : ['waitbuyerpay', 'waitsellersend', 'cancel'];
-    let sec = Math.floor(rng() * ORDER_SPREAD_SEC);
+    let sec = Math.floor(rng() * o.orderSpreadSec);
     path.forEach((status, step) => {
-      if (step > 0) sec += 1 + Math.floor(rng() * STEP_GAP_MAX_SEC);
+      if (step > 0) sec += 1 + Math.floor(rng() * o.stepGapMaxSec);
       events.push({ orderId, orderIndex, step, status, sec, bornMs: Math.floor(rng() * 1000) });
     });
     if (sec > maxSec) maxSec = sec;
@@ -868,6 +872,8 @@ const USAGE = `usage: node tools/simulator-1688.mjs --target URL --secret S (--c
   --timeout-ms MS        per request (default 10000)
   --seed N               PRNG seed (uint32; random by default, printed in the report)
   --start-time T         simulated clock start (ms or ISO; default: the timeline ends just before now)
+  --order-spread-sec N   orders start within N simulated seconds (default 3600)
+  --step-gap-max-sec N   each next status 1..N simulated seconds later (default 600)
   --msg-id-base N        msgIds are N+1, N+2, ... (default: unix seconds x 1e6)
   --open-api URL         a fake-1688-open-api (base URL): orders registered there, every message with
                          no acknowledged delivery handed to its message store (for pulling)
@@ -898,6 +904,8 @@ const FLAGS = {
   seed: 'seed',
   'start-time': 'startTime',
   'msg-id-base': 'msgIdBase',
+  'order-spread-sec': 'orderSpreadSec',
+  'step-gap-max-sec': 'stepGapMaxSec',
   'open-api': 'openApi',
   'drop-rate': 'dropRate',
   'drop-msg-ids': 'dropMsgIds',
@@ -947,6 +955,8 @@ export function parseCliArgs(argv, env = process.env) {
     'timeoutMs',
     'seed',
     'msgIdBase',
+    'orderSpreadSec',
+    'stepGapMaxSec',
     'dropRate',
     'silentChangeRate',
   ]) {

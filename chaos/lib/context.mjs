@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { harnessSecretEnv } from '../../tools/lib/harness-secrets.mjs';
+import { spawnFake1688OpenApi } from '../../tools/fake-1688-open-api.mjs';
+import { fake1688Credentials, harnessSecretEnv } from '../../tools/lib/harness-secrets.mjs';
 import { minimalEnv } from '../../tools/lib/harness-service.mjs';
 import { spawnFakeSupplierApi } from '../../tools/fake-supplier-api.mjs';
 import {
@@ -338,15 +339,40 @@ export class Context {
   }
 
   /**
+   * The fake 1688 Open API in a process of its own, accepting the harness credentials (app key,
+   * secret and tokens of harnessSecretEnv / alibabaSyncEnv).
+   *
+   * @param {import('../../tools/fake-1688-open-api.mjs').Fake1688Options} [options]
+   */
+  async startFake1688(options = {}) {
+    const fake = await spawnFake1688OpenApi({ ...fake1688Credentials(), ...options });
+    reapWhileRunning(fake.pid, fake.exited);
+    this.children.add({ label: 'fake 1688 Open API', kill: () => fake.kill(), stop: () => fake.stop() });
+    return fake;
+  }
+
+  /**
+   * A TCP gate on a port of its own in front of `targetPort` (see TcpGate): closed, it refuses
+   * connections while what is behind it keeps running.
+   *
+   * @param {number} targetPort
+   * @param {string} label
+   */
+  async startGate(targetPort, label) {
+    const gate = new TcpGate(targetPort, await freePort());
+    await gate.openGate();
+    this.children.add({ label, kill: () => gate.closeGate() });
+    return gate;
+  }
+
+  /**
    * A gate in front of the fake supplier API: the service is pointed at it, so that the supplier
    * can refuse connections (gate closed) while the fake keeps counting.
    *
    * @param {{ port: number }} supplier
    */
   async startSupplierGate(supplier) {
-    const gate = new TcpGate(supplier.port, await freePort());
-    await gate.openGate();
-    this.children.add({ label: 'supplier gate', kill: () => gate.closeGate() });
+    const gate = await this.startGate(supplier.port, 'supplier gate');
     return Object.assign(gate, { url: `http://127.0.0.1:${gate.port}/orders` });
   }
 

@@ -202,27 +202,34 @@ export async function failureCensus(ctx, baseUrl) {
 }
 
 /**
- * The checks every scenario makes: acknowledged pushes applied (lost = 2xx but not applied),
- * none of them recorded as ignored, no message applied twice, the right 1688 status on every
- * supplier order, our orders COMPLETED with exactly one side effect each at the supplier,
- * nothing PROCESSING, nothing failed or dead-lettered in any queue.
+ * The 1688 messages in inbox_messages (applied or recorded as ignored), and the history lines
+ * that apply one message twice to one order (must be none).
  *
  * @param {Context} ctx
- * @param {{ sender: PushSender, pushes: Pushes, orderIds: string[], supplier: Supplier, baseUrl: () => string, rateLimit?: number }} options
- *   rateLimit: the service's EXTERNAL_API_RATE_LIMIT (default 200, dispatchEnv's)
  */
-export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, baseUrl, rateLimit = 200 }) {
+export async function inboxState(ctx) {
   const db = ctx.db();
-  // Messages
   const { rows: inboxRows } = await db.query(`SELECT message_id, outcome, reason FROM inbox_messages WHERE source = '1688'`);
   const inbox = new Set(inboxRows.map((r) => /** @type {string} */ (r.message_id)));
+  /** @type {{ message_id: string, outcome: string, reason: string | null }[]} */
   const ignored = inboxRows.filter((r) => r.outcome !== 'applied');
-  const acked = [...sender.acked];
-  const lostIds = acked.filter((id) => !inbox.has(id));
   const { rows: dupRows } = await db.query(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM order_history WHERE kind = 'supplier_message' GROUP BY order_id, source, message_id HAVING count(*) > 1) d`,
   );
-  const duplicateApplications = dupRows[0].n;
+  return { inbox, ignored, duplicateApplications: /** @type {number} */ (dupRows[0].n) };
+}
+
+/**
+ * The checks on messages every scenario makes: acknowledged pushes applied (lost = 2xx but not
+ * applied), none of them recorded as ignored, the sender gave up on none, no message applied twice.
+ *
+ * @param {Context} ctx
+ * @param {{ sender: PushSender }} options
+ */
+export async function verifyPushes(ctx, { sender }) {
+  const { inbox, ignored, duplicateApplications } = await inboxState(ctx);
+  const acked = [...sender.acked];
+  const lostIds = acked.filter((id) => !inbox.has(id));
   ctx.figure('messages sent (distinct msgIds)', sender.sentIds.size);
   ctx.figure('deliveries / HTTP requests (with re-sends)', `${fmt(sender.deliveries)} / ${fmt(sender.requests)}`);
   ctx.figure('messages acknowledged (2xx)', acked.length);
@@ -243,6 +250,21 @@ export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, ba
     lostIds.length === 0,
     `${fmt(acked.length - lostIds.length)}/${fmt(acked.length)} applied${lostIds.length ? `; missing e.g. ${lostIds.slice(0, 5).join(', ')}` : ''}`,
   );
+  checkNoneIgnored(ctx, ignored);
+  ctx.check(
+    'the sender gave up on no push (every push was eventually answered 2xx)',
+    sender.failed.length + sender.abandoned === 0,
+    sender.failed.length ? `e.g. ${JSON.stringify(sender.failed.slice(0, 3))}` : `${fmt(sender.retries)} re-sends`,
+  );
+  checkNoneAppliedTwice(ctx, duplicateApplications);
+  return { inbox, lost: lostIds.length };
+}
+
+/**
+ * @param {Context} ctx
+ * @param {{ message_id: string, reason: string | null }[]} ignored inbox rows recorded as ignored
+ */
+export function checkNoneIgnored(ctx, ignored) {
   ctx.check(
     'no push recorded as ignored (every one of them can be applied)',
     ignored.length === 0,
@@ -253,18 +275,27 @@ export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, ba
           .join('; ')}`
       : '',
   );
-  ctx.check(
-    'the sender gave up on no push (every push was eventually answered 2xx)',
-    sender.failed.length + sender.abandoned === 0,
-    sender.failed.length ? `e.g. ${JSON.stringify(sender.failed.slice(0, 3))}` : `${fmt(sender.retries)} re-sends`,
-  );
+}
+
+/**
+ * @param {Context} ctx
+ * @param {number} duplicateApplications
+ */
+export function checkNoneAppliedTwice(ctx, duplicateApplications) {
   ctx.check(
     'no message applied twice (one supplier_message history line per order and msgId)',
     duplicateApplications === 0,
     `${duplicateApplications} duplicated`,
   );
+}
 
-  // The newest applied 1688 status on every supplier order (msgSendTime, then gmtBorn).
+/**
+ * Every supplier order shows the newest applied 1688 status of the pushes (msgSendTime, then gmtBorn).
+ *
+ * @param {Context} ctx
+ * @param {{ pushes: Pushes, inbox: Set<string> }} options
+ */
+export async function verifyNewestStatuses(ctx, { pushes, inbox }) {
   /** @type {Map<string, import('./load.mjs').Delivery>} */
   const newest = new Map();
   for (const d of pushes.deliveries) {
@@ -272,10 +303,9 @@ export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, ba
     const best = newest.get(d.orderId);
     if (!best || d.eventTime > best.eventTime || (d.eventTime === best.eventTime && d.gmtBorn > best.gmtBorn)) newest.set(d.orderId, d);
   }
-  const { rows: statusRows } = await db.query(
-    `SELECT supplier_order_id, supplier_status FROM orders WHERE supplier_order_id = ANY($1::text[])`,
-    [[...newest.keys()]],
-  );
+  const { rows: statusRows } = await ctx
+    .db()
+    .query(`SELECT supplier_order_id, supplier_status FROM orders WHERE supplier_order_id = ANY($1::text[])`, [[...newest.keys()]]);
   const actual = new Map(statusRows.map((r) => [r.supplier_order_id, r.supplier_status]));
   const wrong = [...newest.entries()].filter(([id, d]) => actual.get(id) !== d.status);
   ctx.check(
@@ -290,71 +320,87 @@ export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, ba
         : ''
     }`,
   );
+}
 
-  // Orders and side effects
-  if (orderIds.length > 0) {
-    const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::text[]) GROUP BY status`, [orderIds]);
-    /** @type {Record<string, number>} */
-    const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-    const stats = await supplier.stats({ keys: true });
-    const perKey = stats.perKey ?? {};
-    const ours = new Set(orderIds);
-    const notOnce = orderIds.filter((id) => (perKey[id]?.sideEffects ?? 0) !== 1);
-    const foreignKeys = Object.keys(perKey).filter((k) => !ours.has(k));
-    const concurrent = orderIds.filter((id) => (perKey[id]?.maxConcurrent ?? 0) > 1);
-    const { rows: processing } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'PROCESSING'`);
-    const { rows: external } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'EXTERNAL'`);
-    const { rows: failedRows } = await db.query(
-      `SELECT id, last_error FROM orders WHERE id = ANY($1::text[]) AND status = 'FAILED' LIMIT 3`,
-      [orderIds],
-    );
-    ctx.figure('orders created', orderIds.length);
-    ctx.figure(
-      'orders by status',
-      Object.entries(byStatus)
-        .map(([k, v]) => `${k} ${fmt(v)}`)
-        .join(', '),
-    );
-    ctx.figure('side effects at the supplier (calls)', `${fmt(stats.sideEffects)} (${fmt(stats.calls)})`);
-    ctx.figure('**duplicate side effects**', stats.duplicateSideEffects);
-    ctx.figure('EXTERNAL orders (1688 messages for unlinked supplier orders)', external[0].n);
-    ctx.check(
-      'every order ended COMPLETED (none FAILED)',
-      (byStatus.COMPLETED ?? 0) === orderIds.length,
-      `${Object.entries(byStatus)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}${failedRows.length ? `; e.g. ${failedRows.map((r) => `${r.id}: ${r.last_error}`).join('; ')}` : ''}`,
-    );
-    ctx.check('nothing left PROCESSING', processing[0].n === 0, `${processing[0].n} PROCESSING`);
-    ctx.check(
-      'exactly one side effect per order at the supplier, duplicateSideEffects = 0',
-      notOnce.length === 0 && stats.duplicateSideEffects === 0 && foreignKeys.length === 0,
-      `${fmt(stats.sideEffects)} side effects for ${fmt(orderIds.length)} orders, duplicateSideEffects ${stats.duplicateSideEffects}${
-        notOnce.length
-          ? `; not once: ${notOnce
-              .slice(0, 5)
-              .map((id) => `${id}=${perKey[id]?.sideEffects ?? 0}`)
-              .join(', ')}`
-          : ''
-      }${foreignKeys.length ? `; unknown keys ${foreignKeys.slice(0, 3).join(', ')}` : ''}`,
-    );
-    ctx.check(
-      'never two calls in flight for one order',
-      concurrent.length === 0,
-      concurrent.length ? `e.g. ${concurrent.slice(0, 5).join(', ')}` : '',
-    );
-    ctx.figure(
-      'most calls the supplier saw in a sliding second (EXTERNAL_API_RATE_LIMIT)',
-      `${fmt(stats.maxCallsPerSecond)} (${fmt(rateLimit)})`,
-    );
-    ctx.check(
-      `never more than EXTERNAL_API_RATE_LIMIT (${fmt(rateLimit)}) calls in any second at the supplier`,
-      stats.maxCallsPerSecond <= rateLimit,
-      `most in a sliding second: ${fmt(stats.maxCallsPerSecond)}`,
-    );
-  }
+/**
+ * Our orders COMPLETED with exactly one side effect each at the fake supplier, nothing
+ * PROCESSING, never two calls in flight for one order, the supplier's rate limit kept.
+ *
+ * @param {Context} ctx
+ * @param {{ orderIds: string[], supplier: Supplier, rateLimit?: number }} options
+ *   rateLimit: the service's EXTERNAL_API_RATE_LIMIT (default 200, dispatchEnv's)
+ */
+export async function verifyOrders(ctx, { orderIds, supplier, rateLimit = 200 }) {
+  if (orderIds.length === 0) return;
+  const db = ctx.db();
+  const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::text[]) GROUP BY status`, [orderIds]);
+  /** @type {Record<string, number>} */
+  const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  const stats = await supplier.stats({ keys: true });
+  const perKey = stats.perKey ?? {};
+  const ours = new Set(orderIds);
+  const notOnce = orderIds.filter((id) => (perKey[id]?.sideEffects ?? 0) !== 1);
+  const foreignKeys = Object.keys(perKey).filter((k) => !ours.has(k));
+  const concurrent = orderIds.filter((id) => (perKey[id]?.maxConcurrent ?? 0) > 1);
+  const { rows: processing } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'PROCESSING'`);
+  const { rows: external } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'EXTERNAL'`);
+  const { rows: failedRows } = await db.query(
+    `SELECT id, last_error FROM orders WHERE id = ANY($1::text[]) AND status = 'FAILED' LIMIT 3`,
+    [orderIds],
+  );
+  ctx.figure('orders created', orderIds.length);
+  ctx.figure(
+    'orders by status',
+    Object.entries(byStatus)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', '),
+  );
+  ctx.figure('side effects at the supplier (calls)', `${fmt(stats.sideEffects)} (${fmt(stats.calls)})`);
+  ctx.figure('**duplicate side effects**', stats.duplicateSideEffects);
+  ctx.figure('EXTERNAL orders (1688 messages for unlinked supplier orders)', external[0].n);
+  ctx.check(
+    'every order ended COMPLETED (none FAILED)',
+    (byStatus.COMPLETED ?? 0) === orderIds.length,
+    `${Object.entries(byStatus)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${failedRows.length ? `; e.g. ${failedRows.map((r) => `${r.id}: ${r.last_error}`).join('; ')}` : ''}`,
+  );
+  ctx.check('nothing left PROCESSING', processing[0].n === 0, `${processing[0].n} PROCESSING`);
+  ctx.check(
+    'exactly one side effect per order at the supplier, duplicateSideEffects = 0',
+    notOnce.length === 0 && stats.duplicateSideEffects === 0 && foreignKeys.length === 0,
+    `${fmt(stats.sideEffects)} side effects for ${fmt(orderIds.length)} orders, duplicateSideEffects ${stats.duplicateSideEffects}${
+      notOnce.length
+        ? `; not once: ${notOnce
+            .slice(0, 5)
+            .map((id) => `${id}=${perKey[id]?.sideEffects ?? 0}`)
+            .join(', ')}`
+        : ''
+    }${foreignKeys.length ? `; unknown keys ${foreignKeys.slice(0, 3).join(', ')}` : ''}`,
+  );
+  ctx.check(
+    'never two calls in flight for one order',
+    concurrent.length === 0,
+    concurrent.length ? `e.g. ${concurrent.slice(0, 5).join(', ')}` : '',
+  );
+  ctx.figure(
+    'most calls the supplier saw in a sliding second (EXTERNAL_API_RATE_LIMIT)',
+    `${fmt(stats.maxCallsPerSecond)} (${fmt(rateLimit)})`,
+  );
+  ctx.check(
+    `never more than EXTERNAL_API_RATE_LIMIT (${fmt(rateLimit)}) calls in any second at the supplier`,
+    stats.maxCallsPerSecond <= rateLimit,
+    `most in a sliding second: ${fmt(stats.maxCallsPerSecond)}`,
+  );
+}
 
-  // Queues: dead letters in every dead-letter queue, failed jobs in every work queue
+/**
+ * Dead letters in every dead-letter queue, failed jobs in every work queue: none of either.
+ *
+ * @param {Context} ctx
+ * @param {() => string} baseUrl
+ */
+export async function verifyQueues(ctx, baseUrl) {
   const census = await failureCensus(ctx, baseUrl);
   ctx.figure('dead-lettered / failed jobs', `${census.deadLettered} / ${census.failedJobs}`);
   ctx.check(
@@ -362,7 +408,24 @@ export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, ba
     census.deadLettered === 0 && census.failedJobs === 0,
     census.text,
   );
-  return { lost: lostIds.length, inbox };
+}
+
+/**
+ * The checks every scenario makes: acknowledged pushes applied (lost = 2xx but not applied),
+ * none of them recorded as ignored, no message applied twice, the right 1688 status on every
+ * supplier order, our orders COMPLETED with exactly one side effect each at the supplier,
+ * nothing PROCESSING, nothing failed or dead-lettered in any queue.
+ *
+ * @param {Context} ctx
+ * @param {{ sender: PushSender, pushes: Pushes, orderIds: string[], supplier: Supplier, baseUrl: () => string, rateLimit?: number }} options
+ *   rateLimit: the service's EXTERNAL_API_RATE_LIMIT (default 200, dispatchEnv's)
+ */
+export async function verifyCommon(ctx, { sender, pushes, orderIds, supplier, baseUrl, rateLimit = 200 }) {
+  const { inbox, lost } = await verifyPushes(ctx, { sender });
+  await verifyNewestStatuses(ctx, { pushes, inbox });
+  await verifyOrders(ctx, { orderIds, supplier, rateLimit });
+  await verifyQueues(ctx, baseUrl);
+  return { lost, inbox };
 }
 
 /**

@@ -15,6 +15,8 @@
  * @property {string} webhookSecret WEBHOOK_SECRET: signs generic webhooks
  * @property {string} apiKey a client key (API_KEYS): /orders and the read-only operations routes
  * @property {string} adminKey an operator key (ADMIN_API_KEYS): dead-letter actions, POST /dispatch/run, /admin/queues
+ * @property {string} alibabaAccessToken ALIBABA_ACCESS_TOKEN against the fake 1688 Open API (valid there from its start)
+ * @property {string} alibabaRefreshToken ALIBABA_REFRESH_TOKEN: the one refresh token the fake's getToken accepts
  */
 
 /** @type {Readonly<HarnessSecrets>} */
@@ -24,6 +26,8 @@ export const HARNESS_SECRETS = Object.freeze({
   webhookSecret: 'test-webhook-secret-0123456789',
   apiKey: 'test-api-key-0123456789',
   adminKey: 'test-admin-key-0123456789',
+  alibabaAccessToken: 'harness-1688-access-token-0123456789',
+  alibabaRefreshToken: 'harness-1688-refresh-token-0123456789',
 });
 
 /**
@@ -52,5 +56,41 @@ export function harnessSecretEnv(options = {}) {
     ADMIN_API_KEYS: list([HARNESS_SECRETS.adminKey, ...(options.extraAdminKeys ?? [])]),
     // Never the real 1688 from a harness: a run that needs pulling points ALIBABA_API_URL at the fake and turns this on.
     ALIBABA_SYNC_ENABLED: 'false',
+  };
+}
+
+/**
+ * The fake 1688 Open API's options that make it accept the service these credentials configure
+ * (app key and secret, access and refresh token): spread them into startFake1688OpenApi() /
+ * spawnFake1688OpenApi() (tools/fake-1688-open-api.mjs).
+ *
+ * @returns {{ appKey: string, appSecret: string, accessToken: string, refreshToken: string }}
+ */
+export function fake1688Credentials() {
+  return {
+    appKey: HARNESS_SECRETS.appKey,
+    appSecret: HARNESS_SECRETS.appSecret,
+    accessToken: HARNESS_SECRETS.alibabaAccessToken,
+    refreshToken: HARNESS_SECRETS.alibabaRefreshToken,
+  };
+}
+
+/**
+ * The service's environment for pulling from and sweeping against a fake 1688 Open API at `url`
+ * (its …/openapi URL): ALIBABA_SYNC_ENABLED=true, ALIBABA_API_URL and the buyer's tokens. Throws
+ * unless `url` is on this machine (127.0.0.1, ::1 or localhost): a harness never calls the real 1688.
+ *
+ * @param {string} url
+ * @returns {{ ALIBABA_SYNC_ENABLED: string, ALIBABA_API_URL: string, ALIBABA_ACCESS_TOKEN: string, ALIBABA_REFRESH_TOKEN: string }}
+ */
+export function alibabaSyncEnv(url) {
+  const { hostname, protocol } = new URL(url);
+  if (protocol !== 'http:' || !['127.0.0.1', '[::1]', 'localhost'].includes(hostname))
+    throw new Error(`ALIBABA_API_URL of a harness must be a local fake (http://127.0.0.1:…), got ${url}`);
+  return {
+    ALIBABA_SYNC_ENABLED: 'true',
+    ALIBABA_API_URL: url,
+    ALIBABA_ACCESS_TOKEN: HARNESS_SECRETS.alibabaAccessToken,
+    ALIBABA_REFRESH_TOKEN: HARNESS_SECRETS.alibabaRefreshToken,
   };
 }
