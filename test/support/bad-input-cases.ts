@@ -6,6 +6,7 @@
  */
 import { aopSignature } from '../../src/alibaba/aop-signature.js';
 import { signGenericWebhook } from '../../src/webhooks/signatures.js';
+import { mulberry32 } from '../../tools/lib/harness-prng.mjs';
 import { orderMessage } from './http.js';
 import { API_KEY, APP_SECRET, WEBHOOK_SECRET } from './service.js';
 
@@ -40,17 +41,6 @@ export const DEFAULT_BODY_LIMIT = 1_048_576;
 /** An order the suite creates before sending, so that reads of a real order are in the mix. */
 export const KNOWN_ORDER_ID = 'bad-input-known-order';
 export const DEFAULT_SEED = 0x1688_5eed;
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class Rng {
   constructor(private readonly next: () => number) {}

@@ -6,11 +6,11 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_USER_INFO, TOPIC_BY_STATUS, buildMessage, formatChinaTime } from '../simulator-1688.mjs';
 import { OK, QOS_MESSAGE, beforeRun, bizError, gwError, later, needAuth, ok, parseAnswer, send } from './fake-1688-answers.mjs';
 import { FAULTS, mergeConfig } from './fake-1688-config.mjs';
+import { mulberry32 } from './harness-prng.mjs';
 import { MessageStore, OrderStore, baseInfoJson } from './fake-1688-stores.mjs';
 import {
   SlidingWindow,
   digitsOf,
-  mulberry32,
   parseAliDate,
   parseIdList,
   parseParams,

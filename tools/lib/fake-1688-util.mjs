@@ -1,6 +1,7 @@
 // @ts-check
 // Helpers of the fake 1688 Open API (tools/fake-1688-open-api.mjs): 1688's signature, its date
-// format, form and id-list parsing, a seeded PRNG and an exact sliding one-second window.
+// format, form and id-list parsing and an exact sliding one-second window (the seeded PRNG is
+// tools/lib/harness-prng.mjs).
 // Plain Node ESM, `node:` built-ins only.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -143,21 +144,6 @@ export function digitsOf(name, value) {
   if (!/^[1-9]\d{0,18}$/.test(text))
     throw new Error(`${name} must be a positive integer of at most 19 digits, got ${JSON.stringify(String(value))}`);
   return text;
-}
-
-/**
- * mulberry32: tiny, fast, replayable from one uint32 seed (as the other fakes use).
- * @param {number} seed
- * @returns {() => number} uniform in [0, 1)
- */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
