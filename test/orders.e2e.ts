@@ -147,6 +147,31 @@ describe('GET /orders', () => {
     expect((await api(t.baseUrl, 'GET', '/orders/nope')).status).toBe(404);
     expect((await api(t.baseUrl, 'GET', '/orders/nope/events')).status).toBe(404);
   });
+
+  it('lists history oldest first when its ids cross a power of ten (sorted as numbers, not text)', async () => {
+    // The next history ids are 10^k - 1, 10^k, ...: as text "100" sorts before "99".
+    await t.db.query(`SELECT setval('order_history_id_seq', power(10, ceil(log(last_value + 3)))::bigint - 2) FROM order_history_id_seq`);
+    expect((await api(t.baseUrl, 'POST', '/orders', { id: 'history-order', payload: {} })).status).toBe(201);
+    await t.db.query(`UPDATE orders SET supplier_order_id = '700000000000000900' WHERE id = 'history-order'`);
+    const statuses = ['waitsellersend', 'waitbuyerreceive', 'confirm_goods'];
+    for (const [i, status] of statuses.entries()) {
+      const message = orderMessage({ msgId: 79001 + i, orderId: '700000000000000900', status, gmtBorn: Date.now() - 60_000 + i * 1000 });
+      expect((await push1688(t.baseUrl, message)).status).toBe(200);
+      // One at a time, so each lands in its own batch and history row order is push order.
+      await eventually(async () => {
+        const items = (await api(t.baseUrl, 'GET', '/orders/history-order/events')).body.items as unknown[];
+        return items.length === i + 2 ? true : undefined;
+      });
+    }
+    const items = (await api(t.baseUrl, 'GET', '/orders/history-order/events')).body.items as {
+      id: string;
+      supplierStatus: string | null;
+    }[];
+    expect(items.map((e) => e.supplierStatus)).toEqual([null, ...statuses]);
+    const ids = items.map((e) => BigInt(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+    expect(String(ids[0]).length).toBeLessThan(String(ids.at(-1)).length);
+  });
 });
 
 describe('API keys', () => {

@@ -89,7 +89,7 @@ export class SyncRepository {
   async runs(kind: SyncKind): Promise<SyncRunView[]> {
     return this.dataSource.query(
       `SELECT id::text AS id, kind, trigger, started_at AS "startedAt", finished_at AS "finishedAt", outcome, window_from AS "windowFrom", window_to AS "windowTo", counts, error
-       FROM sync_runs WHERE kind = $1 ORDER BY id`,
+       FROM sync_runs WHERE kind = $1 ORDER BY sync_runs.id`, // the bigint, not the text alias
       [kind],
     );
   }

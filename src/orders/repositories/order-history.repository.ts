@@ -81,7 +81,7 @@ export class OrderHistoryRepository {
       `SELECT id::text AS id, kind, source, message_id AS "messageId", topic, supplier_status AS "supplierStatus",
               occurred_at AS "occurredAt", from_status AS "fromStatus", to_status AS "toStatus", attempt, outcome, reason,
               created_at AS "recordedAt"
-       FROM order_history WHERE order_id = $1 ORDER BY id`,
+       FROM order_history WHERE order_id = $1 ORDER BY order_history.id`, // the bigint, not the text alias
       [orderId],
     );
   }
