@@ -38,8 +38,26 @@ import {
  */
 
 const SETTINGS = {
-  short: { orders: 120, pushedOrders: 150, outageOrders: 150, pushRate: 150, outageRate: 60, silentBefore: 30, holdMs: 5_000, convergeMs: 90_000 },
-  full: { orders: 600, pushedOrders: 800, outageOrders: 800, pushRate: 200, outageRate: 60, silentBefore: 150, holdMs: 30_000, convergeMs: 240_000 },
+  short: {
+    orders: 120,
+    pushedOrders: 150,
+    outageOrders: 150,
+    pushRate: 150,
+    outageRate: 60,
+    silentBefore: 30,
+    holdMs: 5_000,
+    convergeMs: 90_000,
+  },
+  full: {
+    orders: 600,
+    pushedOrders: 800,
+    outageOrders: 800,
+    pushRate: 200,
+    outageRate: 60,
+    silentBefore: 150,
+    holdMs: 30_000,
+    convergeMs: 240_000,
+  },
 };
 
 /** The service's 1688 call budget (fleet-wide) and schedules: every few seconds instead of every minute / ten minutes. */
@@ -72,7 +90,9 @@ const SILENT_NEXT = /** @type {Record<string, string>} */ ({
 async function outOfStep(ctx, fake) {
   /** @type {{ total: number, orders: { id: string, status: string }[] }} */
   const theirs = await fake.admin('GET', '/_admin/orders?limit=10000000');
-  const { rows } = await ctx.db().query(`SELECT id, status, supplier_order_id, supplier_status FROM orders WHERE supplier_order_id IS NOT NULL`);
+  const { rows } = await ctx
+    .db()
+    .query(`SELECT id, status, supplier_order_id, supplier_status FROM orders WHERE supplier_order_id IS NOT NULL`);
   /** @type {Map<string, { id: string, status: string, supplier_status: string | null }[]>} */
   const ours = new Map();
   for (const row of rows) ours.set(row.supplier_order_id, [...(ours.get(row.supplier_order_id) ?? []), row]);
@@ -81,7 +101,9 @@ async function outOfStep(ctx, fake) {
   for (const order of theirs.orders) {
     const here = ours.get(order.id) ?? [];
     if (here.length === 1 && here[0]?.supplier_status === order.status) continue;
-    wrong.push(`${order.id}: 1688 ${order.status}, ours ${here.map((r) => `${r.id} ${r.status} ${r.supplier_status}`).join(' + ') || 'none'}`);
+    wrong.push(
+      `${order.id}: 1688 ${order.status}, ours ${here.map((r) => `${r.id} ${r.status} ${r.supplier_status}`).join(' + ') || 'none'}`,
+    );
   }
   return { total: theirs.orders.length, wrong };
 }
@@ -108,7 +130,10 @@ export default {
     ctx.watchLog('1688 calls retried (gw.Qos, 5xx, no answer)', /"msg":"1688 call failed; retrying"/);
     ctx.watchLog('pull runs that found messages', /"msg":"pulled messages 1688 had not delivered"/);
     ctx.watchLog('sweeps that queued repairs', /"msg":"orders out of step with 1688; repairs queued"/);
-    ctx.watchLog('pull or sweep runs failed', /^(?=.*"context":"(?:PullProcessor|SweepProcessor)")(?=.*"level":"(?:warn|error)")(?=.*"msg":"job failed)/);
+    ctx.watchLog(
+      'pull or sweep runs failed',
+      /^(?=.*"context":"(?:PullProcessor|SweepProcessor)")(?=.*"level":"(?:warn|error)")(?=.*"msg":"job failed)/,
+    );
 
     const supplier = await ctx.startFakeSupplier(SUPPLIER_OPTIONS);
     // A few gw.Qos answers (refused before the API runs: nothing confirmed by them) and a little latency.
@@ -184,7 +209,10 @@ export default {
     const changedBefore = await changeOrderStatuses(fake.baseUrl, silentBefore);
     const refused = await refusing;
     const givenUpAt = performance.now();
-    const silent = [...changedBefore, ...refused.silentChanges.map((c) => ({ orderId: c.orderId, status: c.status, modifyTime: c.modifyTime }))];
+    const silent = [
+      ...changedBefore,
+      ...refused.silentChanges.map((c) => ({ orderId: c.orderId, status: c.status, modifyTime: c.modifyTime })),
+    ];
     ctx.did(
       `the webhook refused every push for the outage: 1688 sent ${fmt(refused.sent)} deliveries (${fmt(refused.messages)} messages of ${fmt(refused.orders)} new orders), re-sent each ${RESENDS} times (${fmt(refused.retried)} re-sends) and gave up on ${fmt(refused.failed)}, keeping ${fmt(refused.handedToStore)} messages for pulling (answers: ${tallyText(refused.responses)}); meanwhile ${fmt(silent.length)} statuses changed at 1688 with no push (${fmt(changedBefore.length)} orders pushed before, ${fmt(refused.silentChanges.length)} of the new ones)`,
     );
@@ -192,7 +220,9 @@ export default {
     const beforeReopen = await outOfStep(ctx, fake);
     await gate.openGate();
     const upAt = performance.now();
-    ctx.log(`webhook gate open again after ${seconds(upAt - downAt)}; ${fmt(beforeReopen.wrong.length)} of ${fmt(beforeReopen.total)} orders out of step`);
+    ctx.log(
+      `webhook gate open again after ${seconds(upAt - downAt)}; ${fmt(beforeReopen.wrong.length)} of ${fmt(beforeReopen.total)} orders out of step`,
+    );
 
     // 4. Until every order at 1688 is in step with ours, nothing is waiting at 1688 and order-events is idle.
     /** @type {{ total: number, wrong: string[] }} */
@@ -259,9 +289,15 @@ export default {
     ctx.figure('**lost** (2xx, never applied)', missingPushed.length);
     ctx.figure('webhook refused (gate closed)', seconds(upAt - downAt));
     ctx.figure('pushes 1688 gave up on after its 3 re-sends (deliveries / re-sends)', `${fmt(refused.failed)} / ${fmt(refused.retried)}`);
-    ctx.figure('messages 1688 kept for pulling / applied / confirmed exactly once', `${fmt(kept.length)} / ${fmt(keptApplied)} / ${fmt(kept.length - notConfirmedOnce.length)}`);
+    ctx.figure(
+      'messages 1688 kept for pulling / applied / confirmed exactly once',
+      `${fmt(kept.length)} / ${fmt(keptApplied)} / ${fmt(kept.length - notConfirmedOnce.length)}`,
+    );
     ctx.figure('statuses changed at 1688 with no push', silent.length);
-    ctx.figure('orders at 1688 / out of step when the webhook came back / at the end', `${fmt(last.total)} / ${fmt(beforeReopen.wrong.length)} / ${fmt(last.wrong.length)}`);
+    ctx.figure(
+      'orders at 1688 / out of step when the webhook came back / at the end',
+      `${fmt(last.total)} / ${fmt(beforeReopen.wrong.length)} / ${fmt(last.wrong.length)}`,
+    );
     ctx.figure('**time to converge** after 1688 gave up on its last push', converged ? seconds(convergedAt - givenUpAt) : 'never');
     ctx.figure('time to converge after the webhook came back', converged ? seconds(Math.max(0, convergedAt - upAt)) : 'never');
     ctx.figure('pull runs: scheduled / ok / failed; pages', `${pull.scheduled} / ${pull.ok} / ${pull.failed}; ${fmt(pull.pages)}`);
@@ -271,7 +307,10 @@ export default {
     ctx.figure('**orders repaired by the sweep** (an applied 1688-reconcile status)', repairedOrders);
     ctx.figure('1688 API calls by API', tallyText(stats.callsByApi));
     ctx.figure('gw.Qos answers injected by the fake', stats.outcomes['injected:qos'] ?? 0);
-    ctx.figure('most 1688 calls in a sliding second (ALIBABA_API_RATE_LIMIT)', `${fmt(stats.maxCallsPerSecond)} (${ALIBABA_API_RATE_LIMIT})`);
+    ctx.figure(
+      'most 1688 calls in a sliding second (ALIBABA_API_RATE_LIMIT)',
+      `${fmt(stats.maxCallsPerSecond)} (${ALIBABA_API_RATE_LIMIT})`,
+    );
     ctx.figure('messages applied in total (inbox rows)', inbox.size);
     ctx.figure('messages applied twice', duplicateApplications);
 
@@ -298,15 +337,26 @@ export default {
     ctx.check(
       'every message 1688 kept was pulled and confirmed exactly once (none left waiting, none confirmed twice)',
       kept.length === refusedIds.length && notConfirmedOnce.length === 0 && confirmedUnknown.length === 0 && stats.messages.pending === 0,
-      `${fmt(kept.length - notConfirmedOnce.length)}/${fmt(kept.length)} confirmed once, ${fmt(stats.messages.pending)} pending, ${fmt(stats.messages.confirmedMoreThanOnce)} confirmed more than once, ${fmt(confirmedUnknown.length)} unknown ids confirmed${notConfirmedOnce.length ? `; e.g. ${notConfirmedOnce
-        .slice(0, 3)
-        .map((m) => `${m.msgId}: ${m.confirmed ? `${m.confirms} confirms` : 'not confirmed'}`)
-        .join(', ')}` : ''}`,
+      `${fmt(kept.length - notConfirmedOnce.length)}/${fmt(kept.length)} confirmed once, ${fmt(stats.messages.pending)} pending, ${fmt(stats.messages.confirmedMoreThanOnce)} confirmed more than once, ${fmt(confirmedUnknown.length)} unknown ids confirmed${
+        notConfirmedOnce.length
+          ? `; e.g. ${notConfirmedOnce
+              .slice(0, 3)
+              .map((m) => `${m.msgId}: ${m.confirmed ? `${m.confirms} confirms` : 'not confirmed'}`)
+              .join(', ')}`
+          : ''
+      }`,
     );
     ctx.check(
       'every status changed at 1688 without a push was repaired by the sweep (a 1688-reconcile status applied)',
       silent.length > 0 && silentMissed.length === 0,
-      `${fmt(silent.length - silentMissed.length)}/${fmt(silent.length)} repaired${silentMissed.length ? `; e.g. ${silentMissed.slice(0, 3).map((c) => `${c.orderId} → ${c.status}`).join(', ')}` : ''}`,
+      `${fmt(silent.length - silentMissed.length)}/${fmt(silent.length)} repaired${
+        silentMissed.length
+          ? `; e.g. ${silentMissed
+              .slice(0, 3)
+              .map((c) => `${c.orderId} → ${c.status}`)
+              .join(', ')}`
+          : ''
+      }`,
     );
     checkNoneIgnored(ctx, [...ignored, ...ignoredRepairs]);
     checkNoneAppliedTwice(ctx, duplicateApplications);

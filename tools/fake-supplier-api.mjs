@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+// @ts-check
 // Fake supplier order API for tests, the demo and benchmarks. Plain Node ESM, `node:` built-ins
-// only, no build step. Types: tools/fake-supplier-api.d.mts.
+// only, no build step. Types: tools/fake-supplier-api.types.d.mts (re-exported here).
 //
 //   node tools/fake-supplier-api.mjs --port 0 --latency-ms 50 --rate-limit 500 --error-5xx 0.05
 //   -> first stdout line: "fake-supplier-api listening on <port>"
@@ -58,6 +59,33 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './lib/harness-prng.mjs';
 
+/**
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierConfig} FakeSupplierConfig
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierOptions} FakeSupplierOptions
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierConfigChanges} FakeSupplierConfigChanges
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierAnswer} FakeSupplierAnswer
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierKeyCounters} FakeSupplierKeyCounters
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierStats} FakeSupplierStats
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierKeyStats} FakeSupplierKeyStats
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierScriptResult} FakeSupplierScriptResult
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierApi} FakeSupplierApi
+ * @typedef {import('./fake-supplier-api.types.mjs').FakeSupplierExit} FakeSupplierExit
+ * @typedef {import('./fake-supplier-api.types.mjs').SpawnedFakeSupplierApi} SpawnedFakeSupplierApi
+ * @typedef {import('./fake-supplier-api.types.mjs').SpawnFakeSupplierOptions} SpawnFakeSupplierOptions
+ * @typedef {import('node:http').IncomingMessage} IncomingMessage
+ * @typedef {import('node:http').ServerResponse} ServerResponse
+ * @typedef {import('node:net').Socket} Socket
+ */
+
+/**
+ * What a call gets: a scripted or random outcome.
+ * @typedef {{ kind: string; label: string; status?: number; retryAfter?: number | null }} Outcome
+ * @typedef {{ fingerprint: string; state: 'inflight' | 'done'; status: number; body: string }} KeyRecord
+ * @typedef {FakeSupplierKeyCounters & { record: KeyRecord | null }} KeyEntry
+ * @typedef {keyof FakeSupplierConfig} OptionName
+ * @typedef {{ kind: string; min?: number; max?: number; runtime: boolean; flag: string; env: string }} OptionSpec
+ */
+
 const SELF = fileURLToPath(import.meta.url);
 const LISTENING = 'fake-supplier-api listening on';
 const DEFAULT_ID_BASE = '167539019420540000';
@@ -67,7 +95,10 @@ const MAX_KEY_LENGTH = 2_048;
 // ---------------------------------------------------------------------------------------------
 // Options
 
-/** kind: int | number | prob | string | idBase; runtime: may change through configure(). */
+/**
+ * kind: int | number | prob | string | idBase; runtime: may change through configure().
+ * @type {Record<OptionName, OptionSpec>}
+ */
 const SPEC = {
   port: { kind: 'int', min: 0, max: 65535, runtime: false, flag: 'port', env: 'PORT' },
   host: { kind: 'string', runtime: false, flag: 'host', env: 'HOST' },
@@ -86,8 +117,10 @@ const SPEC = {
   maxBodyBytes: { kind: 'int', min: 1, max: 1 << 30, runtime: true, flag: 'max-body-bytes', env: 'MAX_BODY_BYTES' },
 };
 const ENV_PREFIX = 'FAKE_SUPPLIER_';
+/** @type {Array<'error5xx' | 'error429' | 'timeout' | 'final4xx' | 'garbage' | 'closeConnection'>} */
 const FAULTS = ['error5xx', 'error429', 'timeout', 'final4xx', 'garbage', 'closeConnection'];
 
+/** @returns {FakeSupplierConfig} */
 function defaults() {
   return {
     port: 0,
@@ -108,8 +141,13 @@ function defaults() {
   };
 }
 
+/**
+ * @param {string} name
+ * @param {unknown} value
+ * @returns {string | number}
+ */
 function coerce(name, value) {
-  const spec = SPEC[name];
+  const spec = Object.hasOwn(SPEC, name) ? SPEC[/** @type {OptionName} */ (name)] : undefined;
   if (!spec) throw new Error(`unknown option "${name}"`);
   if (spec.kind === 'string') {
     if (typeof value !== 'string' || value === '') throw new Error(`${name} must be a non-empty string`);
@@ -128,31 +166,47 @@ function coerce(name, value) {
     return n;
   }
   if (spec.kind === 'int' && !Number.isInteger(n)) throw new Error(`${name} must be an integer`);
-  if (n < spec.min || n > spec.max) throw new Error(`${name} must be between ${spec.min} and ${spec.max}`);
+  if (n < (spec.min ?? -Infinity) || n > (spec.max ?? Infinity)) throw new Error(`${name} must be between ${spec.min} and ${spec.max}`);
   return n;
 }
 
-/** Validates `changes` on top of `base`; returns the merged config or throws. */
+/**
+ * Validates `changes` on top of `base`; returns the merged config or throws.
+ * @param {FakeSupplierConfig} base
+ * @param {unknown} changes
+ * @param {{ runtime: boolean }} mode
+ * @returns {FakeSupplierConfig}
+ */
 function mergeConfig(base, changes, { runtime }) {
   if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) throw new Error('config must be a JSON object');
+  /** @type {Record<string, unknown>} */
   const next = { ...base };
   for (const [name, value] of Object.entries(changes)) {
     if (value === undefined) continue;
     if (!Object.hasOwn(SPEC, name)) throw new Error(`unknown option "${name}"`);
-    if (runtime && !SPEC[name].runtime) {
-      if (value === base[name] || (name === 'port' && value === 0)) continue;
+    const option = /** @type {OptionName} */ (name);
+    if (runtime && !SPEC[option].runtime) {
+      if (value === base[option] || (name === 'port' && value === 0)) continue;
       throw new Error(`${name} cannot change at runtime`);
     }
     next[name] = coerce(name, value);
   }
-  const sum = FAULTS.reduce((total, name) => total + next[name], 0);
+  const merged = /** @type {FakeSupplierConfig} */ (/** @type {unknown} */ (next));
+  const sum = FAULTS.reduce((total, name) => total + merged[name], 0);
   if (sum > 1 + 1e-9) throw new Error(`fault probabilities add up to ${sum}, more than 1`);
-  return next;
+  return merged;
 }
 
+/**
+ * The options of the fake itself, without helpers' own (startTimeoutMs, env).
+ * @param {object | undefined} options
+ * @returns {Record<string, unknown>}
+ */
 function pickOptions(options) {
+  const given = /** @type {Record<string, unknown>} */ (options ?? {});
+  /** @type {Record<string, unknown>} */
   const out = {};
-  for (const name of Object.keys(SPEC)) if (options && options[name] !== undefined) out[name] = options[name];
+  for (const name of Object.keys(SPEC)) if (given[name] !== undefined) out[name] = given[name];
   return out;
 }
 
@@ -168,9 +222,15 @@ const USAGE = `usage: node tools/fake-supplier-api.mjs [flags]
 Every flag also reads FAKE_SUPPLIER_<NAME> from the environment (e.g. FAKE_SUPPLIER_RATE_LIMIT=500);
 flags win. Prints "${LISTENING} <port>" first, then nothing until one summary line on exit.`;
 
-/** Parses CLI flags (--name value or --name=value) over FAKE_SUPPLIER_* environment variables. */
+/**
+ * Parses CLI flags (--name value or --name=value) over FAKE_SUPPLIER_* environment variables.
+ * @param {string[]} argv
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {{ options: FakeSupplierConfig; exitOnStdinEnd: boolean; help: boolean }}
+ */
 export function parseCliArgs(argv, env = process.env) {
   const byFlag = new Map(Object.entries(SPEC).map(([name, spec]) => [spec.flag, name]));
+  /** @type {Record<string, unknown>} */
   const options = { port: 4000 };
   for (const [name, spec] of Object.entries(SPEC)) {
     const value = env[ENV_PREFIX + spec.env];
@@ -198,16 +258,27 @@ export function parseCliArgs(argv, env = process.env) {
   return { options: mergeConfig(defaults(), options, { runtime: false }), exitOnStdinEnd, help };
 }
 
+/**
+ * @param {object} options
+ * @returns {string[]}
+ */
 function toCliArgs(options) {
+  /** @type {string[]} */
   const args = [];
-  for (const [name, value] of Object.entries(pickOptions(options))) args.push(`--${SPEC[name].flag}`, String(value));
+  for (const [name, value] of Object.entries(pickOptions(options)))
+    args.push(`--${SPEC[/** @type {OptionName} */ (name)].flag}`, String(value));
   return args;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Answers (scripts and random faults)
 
-/** Turns "503", "429:2", "201", "timeout", ... into an outcome; throws on anything else. */
+/**
+ * Turns "503", "429:2", "201", "timeout", ... into an outcome; throws on anything else.
+ * @param {unknown} text
+ * @param {FakeSupplierConfig} config
+ * @returns {Outcome}
+ */
 function parseAnswer(text, config) {
   if (typeof text !== 'string') throw new Error('answers must be strings');
   const s = text.trim().toLowerCase();
@@ -227,16 +298,25 @@ function parseAnswer(text, config) {
   );
 }
 
-/** Stable fingerprint of a parsed body: JSON with object keys sorted. */
+/**
+ * Stable fingerprint of a parsed body: JSON with object keys sorted.
+ * @param {unknown} value
+ * @returns {string}
+ */
 function canonical(value) {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const keys = Object.keys(value).sort();
+  const record = /** @type {Record<string, unknown>} */ (value);
+  const keys = Object.keys(record).sort();
   let out = '{';
-  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${canonical(value[keys[i]])}`;
+  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${canonical(record[keys[i]])}`;
   return `${out}}`;
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, any>}
+ */
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 // ---------------------------------------------------------------------------------------------
@@ -255,12 +335,13 @@ function newState() {
     conflicts: 0,
     mismatches: 0,
     badRequests: 0,
+    /** @type {Map<string, number>} */
     answers: new Map(),
-    /** key -> { calls, sideEffects, concurrent, maxConcurrent, record } */
+    /** @type {Map<string, KeyEntry>} key -> { calls, sideEffects, concurrent, maxConcurrent, record } */
     keys: new Map(),
-    /** orderId -> side effects */
+    /** @type {Map<string, number>} orderId -> side effects */
     orders: new Map(),
-    /** order id or key -> outcomes still to use */
+    /** @type {Map<string, Outcome[]>} order id or key -> outcomes still to use */
     scripts: new Map(),
     window: { times: new Float64Array(1024), head: 0, size: 0, max: 0 },
   };
@@ -270,6 +351,8 @@ function newState() {
  * Exact one-second sliding window: a ring buffer of the arrival times of the last second's calls
  * (O(1) amortized per call, 8 bytes per call in the window). `max` is the most calls ever seen in
  * any window (t - 1000 ms, t].
+ * @param {State['window']} w
+ * @param {number} now
  */
 function countWindow(w, now) {
   let { times, head, size } = w;
@@ -294,6 +377,9 @@ function countWindow(w, now) {
   if (size > w.max) w.max = size;
 }
 
+/** @typedef {ReturnType<typeof newState>} State */
+
+/** @param {FakeSupplierConfig} initial */
 function createCore(initial) {
   let config = initial;
   let state = newState();
@@ -305,12 +391,19 @@ function createCore(initial) {
     bucket.last = performance.now();
   };
   refill();
-  /** Sockets of requests held open by "timeout". */
+  /** @type {Set<Socket>} Sockets of requests held open by "timeout". */
   const heldSockets = new Set();
 
+  /**
+   * @param {State} s
+   * @param {string} label
+   */
   const bump = (s, label) => s.answers.set(label, (s.answers.get(label) ?? 0) + 1);
 
-  /** 0 when a token was taken, else the whole seconds until one is there. */
+  /**
+   * 0 when a token was taken, else the whole seconds until one is there.
+   * @param {number} now
+   */
   function takeToken(now) {
     const rate = config.rateLimit;
     if (!rate) return 0;
@@ -324,6 +417,12 @@ function createCore(initial) {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / rate));
   }
 
+  /**
+   * @param {State} s
+   * @param {string} key
+   * @param {string} orderId
+   * @returns {Outcome}
+   */
   function nextOutcome(s, key, orderId) {
     let scriptKey = key;
     let queue = s.scripts.get(key);
@@ -331,21 +430,21 @@ function createCore(initial) {
       scriptKey = orderId;
       queue = s.scripts.get(orderId);
     }
-    if (queue) {
-      const outcome = queue.shift();
+    const scripted = queue?.shift();
+    if (queue && scripted) {
       if (queue.length === 0) s.scripts.delete(scriptKey);
-      return outcome;
+      return scripted;
     }
     const c = config;
     let u = c.error5xx + c.error429 + c.timeout + c.final4xx + c.garbage + c.closeConnection;
     if (u === 0) return OK;
     u = rng();
     if ((u -= c.error5xx) < 0) return E503;
-    if ((u -= c.error429) < 0) return { kind: '429', retryAfter: c.retryAfterSec };
+    if ((u -= c.error429) < 0) return { kind: '429', retryAfter: c.retryAfterSec, label: `429:${c.retryAfterSec}` };
     if ((u -= c.timeout) < 0) return TIMEOUT;
     if ((u -= c.final4xx) < 0) return FINAL;
     if ((u -= c.garbage) < 0) return GARBAGE;
-    if ((u -= c.closeConnection) < 0) return rng() < 0.5 ? CLOSE_BEFORE : CLOSE_AFTER;
+    if (u < c.closeConnection) return rng() < 0.5 ? CLOSE_BEFORE : CLOSE_AFTER;
     return OK;
   }
 
@@ -355,6 +454,11 @@ function createCore(initial) {
     return Math.max(0, latencyMs + (rng() * 2 - 1) * latencyJitterMs);
   }
 
+  /**
+   * @param {State} s
+   * @param {string} key
+   * @returns {KeyEntry}
+   */
   function keyEntry(s, key) {
     let e = s.keys.get(key);
     if (!e) {
@@ -364,6 +468,11 @@ function createCore(initial) {
     return e;
   }
 
+  /**
+   * @param {State} s
+   * @param {KeyEntry} entry
+   * @param {string} orderId
+   */
   function sideEffect(s, entry, orderId) {
     idCounter += 1n;
     const supplierOrderId = String(BigInt(config.idBase) + idCounter);
@@ -377,6 +486,12 @@ function createCore(initial) {
 
   // --- HTTP plumbing -------------------------------------------------------------------------
 
+  /**
+   * @param {ServerResponse} res
+   * @param {number} status
+   * @param {unknown} body
+   * @param {Record<string, string>} [headers]
+   */
   function send(res, status, body, headers) {
     if (res.destroyed || res.writableEnded) return;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -388,13 +503,26 @@ function createCore(initial) {
     res.end(text);
   }
 
-  const later = (ms, fn) => (ms > 0 ? setTimeout(fn, ms) : fn());
+  /**
+   * @param {number} ms
+   * @param {() => void} fn
+   */
+  const later = (ms, fn) => {
+    if (ms > 0) setTimeout(fn, ms);
+    else fn();
+  };
 
+  /**
+   * @param {IncomingMessage} req
+   * @param {number} limit
+   * @param {(text: string | null) => void} done
+   */
   function readBody(req, limit, done) {
+    /** @type {Buffer[]} */
     const chunks = [];
     let size = 0;
     let tooBig = false;
-    req.on('data', (chunk) => {
+    req.on('data', (/** @type {Buffer} */ chunk) => {
       if (tooBig) return;
       size += chunk.length;
       if (size > limit) {
@@ -410,6 +538,10 @@ function createCore(initial) {
     req.on('error', () => {}); // the connection died: 'close' on the response does the counting
   }
 
+  /**
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   */
   function orderCall(req, res) {
     const s = state;
     const now = performance.now();
@@ -418,6 +550,7 @@ function createCore(initial) {
     if (++s.inFlight > s.maxInFlight) s.maxInFlight = s.inFlight;
     const header = req.headers['idempotency-key'];
     const key = typeof header === 'string' && header !== '' && header.length <= MAX_KEY_LENGTH ? header : undefined;
+    /** @type {KeyEntry | undefined} */
     let entry;
     if (key !== undefined) {
       entry = keyEntry(s, key);
@@ -440,21 +573,27 @@ function createCore(initial) {
     }
 
     readBody(req, config.maxBodyBytes, (text) => {
+      /**
+       * @param {number} status
+       * @param {string} error
+       */
       const bad = (status, error) => {
         s.badRequests++;
         bump(s, String(status));
         send(res, status, { error });
       };
       if (text === null) return bad(413, 'body too large');
-      if (key === undefined) {
+      if (key === undefined || entry === undefined) {
         return bad(400, header ? `Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters` : 'missing Idempotency-Key header');
       }
+      /** @type {unknown} */
       let body;
       try {
         body = JSON.parse(text);
       } catch {
         return bad(400, 'body is not valid JSON');
       }
+      const keyEntryOfCall = entry;
       if (!isObject(body)) return bad(400, 'body must be a JSON object');
       const { orderId } = body;
       if (typeof orderId !== 'string' || orderId === '') return bad(400, 'orderId must be a non-empty string');
@@ -475,11 +614,12 @@ function createCore(initial) {
 
       // Gateway faults: before the idempotency layer, no side effect, no state change.
       if (outcome.kind === 'error') {
+        const status = outcome.status ?? 503;
         return later(delay, () => {
-          bump(s, String(outcome.status));
+          bump(s, String(status));
           send(
             res,
-            outcome.status,
+            status,
             { error: 'service unavailable (injected)' },
             outcome.retryAfter === null || outcome.retryAfter === undefined ? {} : { 'retry-after': String(outcome.retryAfter) },
           );
@@ -505,7 +645,7 @@ function createCore(initial) {
 
       // Idempotency layer.
       const fingerprint = canonical(body);
-      const record = entry.record;
+      const record = keyEntryOfCall.record;
       if (record) {
         if (record.fingerprint !== fingerprint) {
           s.mismatches++;
@@ -524,14 +664,15 @@ function createCore(initial) {
         s.replays++;
         return later(delay, () => deliver(s, res, socket, record, outcome, true));
       }
+      /** @type {KeyRecord} */
       const fresh = { fingerprint, state: 'inflight', status: 0, body: '' };
-      entry.record = fresh;
+      keyEntryOfCall.record = fresh;
       later(delay, () => {
         if (outcome.kind === '422') {
           fresh.status = 422;
           fresh.body = JSON.stringify({ error: 'order rejected by supplier', orderId, final: true });
         } else {
-          const supplierOrderId = sideEffect(s, entry, orderId);
+          const supplierOrderId = sideEffect(s, keyEntryOfCall, orderId);
           fresh.status = 201;
           fresh.body = JSON.stringify({ supplierOrderId, orderId, status: 'accepted' });
         }
@@ -541,7 +682,15 @@ function createCore(initial) {
     });
   }
 
-  /** Sends a key's stored answer, or loses/garbles it (faults after the idempotency layer). */
+  /**
+   * Sends a key's stored answer, or loses/garbles it (faults after the idempotency layer).
+   * @param {State} s
+   * @param {ServerResponse} res
+   * @param {Socket} socket
+   * @param {KeyRecord} record
+   * @param {Outcome} outcome
+   * @param {boolean} replayed
+   */
   function deliver(s, res, socket, record, outcome, replayed) {
     if (outcome.kind === 'close') {
       bump(s, 'close');
@@ -560,8 +709,13 @@ function createCore(initial) {
 
   // --- Control -------------------------------------------------------------------------------
 
+  /**
+   * @param {{ keys?: boolean }} [options]
+   * @returns {FakeSupplierStats}
+   */
   function stats(options = {}) {
     const s = state;
+    /** @type {FakeSupplierStats} */
     const out = {
       calls: s.calls,
       sideEffects: s.sideEffects,
@@ -589,6 +743,10 @@ function createCore(initial) {
     return out;
   }
 
+  /**
+   * @param {string} key
+   * @returns {FakeSupplierKeyStats}
+   */
   function keyStats(key) {
     const e = state.keys.get(key);
     const record = e?.record ?? null;
@@ -609,16 +767,25 @@ function createCore(initial) {
     return { ...config };
   }
 
+  /**
+   * @param {FakeSupplierConfigChanges | null | undefined} changes
+   * @returns {FakeSupplierConfig}
+   */
   function configure(changes) {
     const next = mergeConfig(config, changes ?? {}, { runtime: true });
     const rateChanged = next.rateLimit !== config.rateLimit;
-    const seedChanged = changes && changes.seed !== undefined;
+    const seedChanged = changes?.seed !== undefined;
     config = next;
     if (rateChanged) refill();
     if (seedChanged) rng = mulberry32(config.seed);
     return publicConfig();
   }
 
+  /**
+   * @param {unknown} orderId
+   * @param {unknown} answers
+   * @returns {FakeSupplierScriptResult}
+   */
   function script(orderId, answers) {
     if (typeof orderId !== 'string' || orderId === '') throw new Error('orderId must be a non-empty string');
     if (!Array.isArray(answers)) throw new Error('answers must be an array');
@@ -634,12 +801,20 @@ function createCore(initial) {
     refill();
   }
 
+  /**
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {string} path
+   * @param {string} query
+   */
   function control(req, res, path, query) {
     const method = req.method;
-    const reply = (status, body) => send(res, status, body);
+    const reply = (/** @type {number} */ status, /** @type {unknown} */ body) => send(res, status, body);
+    /** @param {(body: any) => unknown} fn */
     const withBody = (fn) =>
       readBody(req, 1 << 20, (text) => {
         if (text === null) return reply(413, { error: 'body too large' });
+        /** @type {unknown} */
         let body = {};
         if (text.trim() !== '') {
           try {
@@ -651,7 +826,7 @@ function createCore(initial) {
         try {
           reply(200, fn(body));
         } catch (error) {
-          reply(400, { error: error.message });
+          reply(400, { error: /** @type {Error} */ (error).message });
         }
       });
     if (path === '/_stats' && method === 'GET') return reply(200, stats({ keys: /(?:^|&)keys=(?:1|true)(?:&|$)/.test(query) }));
@@ -681,6 +856,10 @@ function createCore(initial) {
     reply(404, { error: 'not found' });
   }
 
+  /**
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   */
   function handle(req, res) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -697,6 +876,7 @@ function createCore(initial) {
   return { handle, stats, keyStats, configure, script, reset, config: publicConfig, heldSockets };
 }
 
+/** @type {Outcome} */
 const OK = { kind: 'ok', label: '201' };
 const E503 = { kind: 'error', status: 503, label: '503' };
 const TIMEOUT = { kind: 'timeout', label: 'timeout' };
@@ -705,6 +885,7 @@ const GARBAGE = { kind: 'garbage', label: 'garbage' };
 const CLOSE_BEFORE = { kind: 'close-before', label: 'close-before' };
 const CLOSE_AFTER = { kind: 'close', label: 'close' };
 
+/** @param {string} host */
 function urlHost(host) {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
@@ -716,21 +897,26 @@ function urlHost(host) {
 /**
  * Starts the fake in this process. Options default to port 0 on 127.0.0.1, no latency, no rate
  * limit, no faults. `url` is the orders endpoint (…/orders), `baseUrl` the server root.
+ * @param {FakeSupplierOptions} [options]
+ * @returns {Promise<FakeSupplierApi>}
  */
 export async function startFakeSupplierApi(options = {}) {
   const config = mergeConfig(defaults(), pickOptions(options), { runtime: false });
   const core = createCore(config);
   const server = createServer(core.handle);
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = server.address().port;
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    })
+  );
+  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   const baseUrl = `http://${urlHost(config.host)}:${port}`;
+  /** @type {Promise<void> | undefined} */
   let closing;
   return {
     url: `${baseUrl}/orders`,
@@ -764,6 +950,13 @@ export async function startFakeSupplierApi(options = {}) {
 // ---------------------------------------------------------------------------------------------
 // Child process
 
+/**
+ * @param {string} baseUrl
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
 function controlCall(baseUrl, method, path, body) {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
@@ -778,17 +971,20 @@ function controlCall(baseUrl, method, path, body) {
             : { connection: 'close', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
       },
       (res) => {
+        /** @type {Buffer[]} */
         const chunks = [];
-        res.on('data', (c) => chunks.push(c));
+        res.on('data', (/** @type {Buffer} */ c) => chunks.push(c));
         res.on('end', () => {
           const raw = Buffer.concat(chunks).toString('utf8');
+          /** @type {any} */
           let parsed;
           try {
             parsed = JSON.parse(raw);
           } catch {
             parsed = raw;
           }
-          if (res.statusCode >= 200 && res.statusCode < 300) resolve(parsed);
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(parsed);
           else reject(new Error(`fake-supplier-api ${method} ${path}: ${res.statusCode} ${parsed?.error ?? raw}`));
         });
         res.on('error', reject);
@@ -804,10 +1000,13 @@ function controlCall(baseUrl, method, path, body) {
  * --exit-on-stdin-end`), waits for its "listening" line and returns HTTP-backed helpers. The
  * child ignores the parent's FAKE_SUPPLIER_* variables (options only) and exits when the parent
  * goes away. It does not keep the parent alive; call stop() or kill().
+ * @param {SpawnFakeSupplierOptions} [options]
+ * @returns {Promise<SpawnedFakeSupplierApi>}
  */
 export async function spawnFakeSupplierApi(options = {}) {
   const { startTimeoutMs = 10_000, env: extraEnv = {} } = options;
   mergeConfig(defaults(), pickOptions(options), { runtime: false }); // bad options fail here, not in the child
+  /** @type {Record<string, string | undefined>} */
   const env = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith(ENV_PREFIX)) env[name] = value;
   Object.assign(env, extraEnv);
@@ -816,7 +1015,7 @@ export async function spawnFakeSupplierApi(options = {}) {
 
   let output = '';
   let errors = '';
-  const keepTail = (text, limit) => (text.length > limit ? text.slice(-limit) : text);
+  const keepTail = (/** @type {string} */ text, /** @type {number} */ limit) => (text.length > limit ? text.slice(-limit) : text);
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
     errors = keepTail(errors + chunk, 16_384);
@@ -824,47 +1023,58 @@ export async function spawnFakeSupplierApi(options = {}) {
   child.stdout.setEncoding('utf8');
   child.stdin.on('error', () => {}); // EPIPE when the child is gone
   // 'close' comes after the child's stdout and stderr are drained, so the summary line is in.
+  /** @type {Promise<FakeSupplierExit>} */
   const exited = new Promise((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal, output, errors }));
   });
 
+  /** @type {number | undefined} */
   let port;
   try {
-    port = await new Promise((resolve, reject) => {
-      let firstLine = '';
-      const timer = setTimeout(() => reject(new Error(`fake-supplier-api did not start within ${startTimeoutMs} ms`)), startTimeoutMs);
-      const onData = (chunk) => {
-        output = keepTail(output + chunk, 65_536);
-        if (port !== undefined) return;
-        firstLine += chunk;
-        const nl = firstLine.indexOf('\n');
-        if (nl < 0) return;
-        const line = firstLine.slice(0, nl).trim();
-        clearTimeout(timer);
-        const m = new RegExp(`^${LISTENING} (\\d+)$`).exec(line);
-        if (m) {
-          port = Number(m[1]);
-          resolve(port);
-        } else reject(new Error(`fake-supplier-api: unexpected first line "${line}"`));
-      };
-      child.stdout.on('data', onData);
-      child.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        reject(new Error(`fake-supplier-api exited (${code ?? signal}) before listening: ${errors.trim()}`));
-      });
-    });
+    port = await /** @type {Promise<number>} */ (
+      new Promise((resolve, reject) => {
+        let firstLine = '';
+        const timer = setTimeout(() => reject(new Error(`fake-supplier-api did not start within ${startTimeoutMs} ms`)), startTimeoutMs);
+        const onData = (/** @type {string} */ chunk) => {
+          output = keepTail(output + chunk, 65_536);
+          if (port !== undefined) return;
+          firstLine += chunk;
+          const nl = firstLine.indexOf('\n');
+          if (nl < 0) return;
+          const line = firstLine.slice(0, nl).trim();
+          clearTimeout(timer);
+          const m = new RegExp(`^${LISTENING} (\\d+)$`).exec(line);
+          if (m) {
+            port = Number(m[1]);
+            resolve(port);
+          } else reject(new Error(`fake-supplier-api: unexpected first line "${line}"`));
+        };
+        child.stdout.on('data', onData);
+        child.once('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`fake-supplier-api exited (${code ?? signal}) before listening: ${errors.trim()}`));
+        });
+      })
+    );
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     throw error;
   }
 
   // Do not keep the parent alive for the child; stop()/kill() take the references back.
-  const setRef = (on) => {
-    for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
+  const setRef = (/** @type {boolean} */ on) => {
+    // The pipes are net.Sockets underneath (they have ref/unref), though typed as plain streams.
+    const handles = /** @type {Array<{ ref?: () => void; unref?: () => void } | null>} */ ([
+      child,
+      child.stdin,
+      child.stdout,
+      child.stderr,
+    ]);
+    for (const handle of handles) {
       if (on) handle?.ref?.();
       else handle?.unref?.();
     }
@@ -873,12 +1083,19 @@ export async function spawnFakeSupplierApi(options = {}) {
 
   const host = options.host ?? '127.0.0.1';
   const baseUrl = `http://${urlHost(host)}:${port}`;
-  const call = (method, path, body) => controlCall(baseUrl, method, path, body);
+  const call = (/** @type {string} */ method, /** @type {string} */ path, /** @type {unknown} */ body = undefined) =>
+    controlCall(baseUrl, method, path, body);
   const alive = () => child.exitCode === null && child.signalCode === null;
+  /**
+   * @param {NodeJS.Signals} signal
+   * @param {number} timeoutMs
+   */
   async function signalAndWait(signal, timeoutMs) {
     setRef(true);
     if (alive()) child.kill(signal);
+    /** @type {NodeJS.Timeout | undefined} */
     let timer;
+    /** @type {Promise<void>} */
     const forced = new Promise((resolve) => {
       timer = setTimeout(() => {
         if (alive()) child.kill('SIGKILL');
@@ -892,7 +1109,7 @@ export async function spawnFakeSupplierApi(options = {}) {
   return {
     url: `${baseUrl}/orders`,
     baseUrl,
-    port,
+    port: /** @type {number} */ (port),
     pid: child.pid,
     child,
     exited,
@@ -916,7 +1133,7 @@ async function main() {
   try {
     cli = parseCliArgs(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`fake-supplier-api: ${error.message}\n${USAGE}\n`);
+    process.stderr.write(`fake-supplier-api: ${/** @type {Error} */ (error).message}\n${USAGE}\n`);
     process.exit(2);
   }
   if (cli.help) {
@@ -927,12 +1144,14 @@ async function main() {
   try {
     api = await startFakeSupplierApi(cli.options);
   } catch (error) {
-    process.stderr.write(`fake-supplier-api: cannot listen on ${cli.options.host}:${cli.options.port}: ${error.message}\n`);
+    process.stderr.write(
+      `fake-supplier-api: cannot listen on ${cli.options.host}:${cli.options.port}: ${/** @type {Error} */ (error).message}\n`,
+    );
     process.exit(1);
   }
   process.stdout.write(`${LISTENING} ${api.port}\n`);
   let stopping = false;
-  const stop = async (why) => {
+  const stop = async (/** @type {string} */ why) => {
     if (stopping) {
       api.server.closeAllConnections();
       return;

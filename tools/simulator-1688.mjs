@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+// @ts-check
 // 1688 push simulator: plays 1688 Open Platform's order message push for a set of supplier
 // orders, the way real 1688 does it. Plain Node ESM, `node:` built-ins only, no build step.
-// Types: tools/simulator-1688.d.mts. Contract: ../shared/CONTRACT.md, "1688 message push".
+// Types: tools/simulator-1688.types.d.mts (re-exported here). Contract: ../shared/CONTRACT.md, "1688 message push".
 //
 //   node tools/simulator-1688.mjs --target http://127.0.0.1:3000 --secret s3cret --count 200 \
 //     --rate 500 --duplicate-rate 0.1 --reorder-rate 0.1 --json
@@ -60,12 +61,35 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './lib/harness-prng.mjs';
 
+/**
+ * @typedef {import('./simulator-1688.types.mjs').OrderStatus1688} OrderStatus1688
+ * @typedef {import('./simulator-1688.types.mjs').OrderTopic1688} OrderTopic1688
+ * @typedef {import('./simulator-1688.types.mjs').SupplierOrderId} SupplierOrderId
+ * @typedef {import('./simulator-1688.types.mjs').PlanOptions} PlanOptions
+ * @typedef {import('./simulator-1688.types.mjs').OpenApiStore} OpenApiStore
+ * @typedef {import('./simulator-1688.types.mjs').SimulatorOptions} SimulatorOptions
+ * @typedef {import('./simulator-1688.types.mjs').SimulatorProgress} SimulatorProgress
+ * @typedef {import('./simulator-1688.types.mjs').PlannedDelivery} PlannedDelivery
+ * @typedef {import('./simulator-1688.types.mjs').SilentChange} SilentChange
+ * @typedef {import('./simulator-1688.types.mjs').SimulatorPlan} SimulatorPlan
+ * @typedef {import('./simulator-1688.types.mjs').SimulatorFailure} SimulatorFailure
+ * @typedef {import('./simulator-1688.types.mjs').SimulatorReport} SimulatorReport
+ */
+
+/**
+ * A status change made at 1688 with no push (changeOrderStatuses).
+ * @typedef {{ orderId: string | bigint; status: string; modifyTime?: number; emitMessage?: boolean; type?: string; refundStatus?: string }} StatusChange
+ */
+
 const SELF = fileURLToPath(import.meta.url);
 
 export const DEFAULT_ID_BASE = '167539019420540000';
 export const DEFAULT_USER_INFO = 'b2b-1676547900b7bb3';
 
-/** Order status -> the 1688 topic that announces it. */
+/**
+ * Order status -> the 1688 topic that announces it.
+ * @type {Readonly<Record<OrderStatus1688, OrderTopic1688>>}
+ */
 export const TOPIC_BY_STATUS = Object.freeze({
   waitbuyerpay: 'ORDER_BUYER_VIEW_BUYER_MAKE',
   waitsellersend: 'ORDER_BUYER_VIEW_ORDER_PAY',
@@ -75,6 +99,7 @@ export const TOPIC_BY_STATUS = Object.freeze({
   cancel: 'ORDER_BUYER_VIEW_ORDER_BUYER_CLOSE',
 });
 
+/** @type {OrderStatus1688[]} */
 const LIFECYCLE = ['waitbuyerpay', 'waitsellersend', 'waitbuyerreceive', 'confirm_goods', 'success'];
 const ORDER_SPREAD_SEC = 3600; // orders start within the first simulated hour (default of orderSpreadSec)
 const STEP_GAP_MAX_SEC = 600; // next status 1..600 s later (default of stepGapMaxSec)
@@ -84,19 +109,32 @@ const CHINA_OFFSET_MS = 8 * 3600 * 1000;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-/** HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson): 1688's `_aop_signature` for one field. */
+/**
+ * HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson): 1688's `_aop_signature` for one field.
+ * @param {string} appSecret
+ * @param {string} messageJson
+ * @returns {string}
+ */
 export function signMessage(appSecret, messageJson) {
   return createHmac('sha1', appSecret).update(`message${messageJson}`).digest('hex').toUpperCase();
 }
 
-/** "YYYY-MM-DD HH:mm:ss" in China time (UTC+8), as 1688's msgSendTime. */
+/**
+ * "YYYY-MM-DD HH:mm:ss" in China time (UTC+8), as 1688's msgSendTime.
+ * @param {number} ms
+ * @returns {string}
+ */
 export function formatChinaTime(ms) {
   const d = new Date(ms + CHINA_OFFSET_MS);
-  const p = (n) => String(n).padStart(2, '0');
+  const p = (/** @type {number} */ n) => String(n).padStart(2, '0');
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
-/** The message JSON text, built by hand: orderId goes in as a bare number, digit for digit. */
+/**
+ * The message JSON text, built by hand: orderId goes in as a bare number, digit for digit.
+ * @param {{ msgId: number | string; type: string; gmtBorn: number; userInfo?: string; orderId: string | bigint; status: string; msgSendTime: string }} fields
+ * @returns {string}
+ */
 export function buildMessage({ msgId, type, gmtBorn, userInfo = DEFAULT_USER_INFO, orderId, status, msgSendTime }) {
   const id = String(orderId);
   if (!/^[1-9]\d*$/.test(id)) throw new Error(`orderId must be a positive integer written in digits, got "${id}"`);
@@ -107,25 +145,44 @@ export function buildMessage({ msgId, type, gmtBorn, userInfo = DEFAULT_USER_INF
   );
 }
 
-/** The form body 1688 posts: message=<json>&_aop_signature=<hex upper>. */
+/**
+ * The form body 1688 posts: message=<json>&_aop_signature=<hex upper> (space as "+").
+ * @param {string} appSecret
+ * @param {string} messageJson
+ * @returns {string}
+ */
 export function formBody(appSecret, messageJson) {
   return new URLSearchParams({ message: messageJson, _aop_signature: signMessage(appSecret, messageJson) }).toString();
 }
 
+/**
+ * @param {number[]} sorted
+ * @param {number} p
+ */
 function percentile(sorted, p) {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const round2 = (n) => Math.round(n * 100) / 100;
+const round2 = (/** @type {number} */ n) => Math.round(n * 100) / 100;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   throw new Error(`simulator-1688: ${message}`);
 }
 
+/**
+ * @param {string} name
+ * @param {unknown} value
+ * @param {{ min?: number; max?: number; int?: boolean; allowInfinity?: boolean }} [limits]
+ * @returns {number}
+ */
 function num(name, value, { min = -Infinity, max = Infinity, int = false, allowInfinity = false } = {}) {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || Number.isNaN(n) || (!Number.isFinite(n) && !allowInfinity))
@@ -135,6 +192,11 @@ function num(name, value, { min = -Infinity, max = Infinity, int = false, allowI
   return n;
 }
 
+/**
+ * @param {string} name
+ * @param {unknown} value
+ * @returns {string}
+ */
 function digits(name, value) {
   if (typeof value === 'number' && !Number.isSafeInteger(value))
     fail(`${name} ${value} is not a safe integer; pass it as a string or bigint to keep every digit`);
@@ -143,12 +205,32 @@ function digits(name, value) {
   return text;
 }
 
-/** Validates options and fills defaults; throws with a message naming the bad option. */
+/**
+ * Options after normalize(): validated, defaults filled in.
+ * @typedef {{
+ *   target: string; appSecret: string; path: string; ids: string[];
+ *   cancelRate: number; duplicateRate: number; reorderRate: number; rate: number; concurrency: number;
+ *   retries: number; retryBaseMs: number; timeoutMs: number; orderSpreadSec: number; stepGapMaxSec: number;
+ *   progressIntervalMs: number; seed: number; startTime: number | undefined; msgIdBase: number; userInfo: string;
+ *   onProgress: ((progress: SimulatorProgress) => void) | undefined; signal: AbortSignal | undefined;
+ *   dropRate: number; dropMsgIds: Set<string>; silentChangeRate: number;
+ *   silentChanges: Array<{ orderId: string; status: string }>; openApi: OpenApiStore | string | undefined;
+ *   registerOrders: boolean;
+ * }} Normalized
+ */
+
+/**
+ * Validates options and fills defaults; throws with a message naming the bad option.
+ * @param {Partial<SimulatorOptions>} options
+ * @param {{ needTarget: boolean }} mode
+ * @returns {Normalized}
+ */
 function normalize(options, { needTarget }) {
   if (options === null || typeof options !== 'object') fail('options must be an object');
-  const o = {};
+  const o = /** @type {Normalized} */ ({ target: '' });
   if (needTarget) {
     if (typeof options.target !== 'string' || options.target === '') fail('target (base URL, e.g. http://127.0.0.1:3000) is required');
+    /** @type {URL} */
     let url;
     try {
       url = new URL(options.target);
@@ -167,6 +249,7 @@ function normalize(options, { needTarget }) {
     if (!Array.isArray(options.ids)) fail('ids must be an array of supplier order ids (digit strings)');
     if (options.count !== undefined && options.count !== null) fail('give either ids or count, not both');
     o.ids = options.ids.map((id, i) => digits(`ids[${i}]`, id));
+    /** @type {Set<string>} */
     const seen = new Set();
     for (const id of o.ids) {
       if (seen.has(id)) fail(`ids contains ${id} twice`);
@@ -221,6 +304,7 @@ function normalize(options, { needTarget }) {
   });
   o.openApi = options.openApi ?? undefined;
   if (typeof o.openApi === 'string') {
+    /** @type {URL} */
     let u;
     try {
       u = new URL(o.openApi);
@@ -235,6 +319,10 @@ function normalize(options, { needTarget }) {
   return o;
 }
 
+/**
+ * @param {unknown} value
+ * @returns {number}
+ */
 function parseTime(value) {
   if (value instanceof Date) value = value.getTime();
   if (typeof value === 'string' && !/^\d+$/.test(value.trim())) {
@@ -252,17 +340,25 @@ function parseTime(value) {
 /**
  * Builds the deliveries of a run without sending anything: deterministic for the same ids, seed,
  * rates, startTime and msgIdBase.
+ * @param {PlanOptions} options
+ * @returns {SimulatorPlan}
  */
 export function planPushes(options) {
   return buildPlan(normalize(options, { needTarget: false }));
 }
 
+/**
+ * @param {Normalized} o
+ * @returns {SimulatorPlan}
+ */
 function buildPlan(o) {
   const rng = mulberry32(o.seed);
   // 1. Lifecycles on a relative simulated clock (whole seconds + ms of birth).
+  /** @type {Array<{ orderId: string; orderIndex: number; step: number; status: OrderStatus1688; sec: number; bornMs: number }>} */
   const events = [];
   let maxSec = 0;
   o.ids.forEach((orderId, orderIndex) => {
+    /** @type {OrderStatus1688[]} */
     let path = LIFECYCLE;
     if (rng() < o.cancelRate) path = rng() < 0.5 ? ['waitbuyerpay', 'cancel'] : ['waitbuyerpay', 'waitsellersend', 'cancel'];
     let sec = Math.floor(rng() * o.orderSpreadSec);
@@ -295,6 +391,7 @@ function buildPlan(o) {
       gmtBorn,
       message,
       body: formBody(o.appSecret, message),
+      dropped: false,
     };
   });
 
@@ -309,6 +406,7 @@ function buildPlan(o) {
 
   // 3. Reordering: per order, a later message swaps places with the one before it.
   const sequence = messages.slice();
+  /** @type {Map<string, number[]>} */
   const positions = new Map(); // orderId -> positions of its messages, ascending
   sequence.forEach((m, i) => {
     let list = positions.get(m.orderId);
@@ -327,6 +425,7 @@ function buildPlan(o) {
   }
 
   // 4. Duplicates: the same delivery again, 1..DUPLICATE_WINDOW deliveries later.
+  /** @type {Array<{ key: number; m: (typeof messages)[number]; duplicate: boolean }>} */
   const keyed = [];
   sequence.forEach((m, i) => {
     keyed.push({ key: i, m, duplicate: false });
@@ -335,6 +434,7 @@ function buildPlan(o) {
   keyed.sort((a, b) => a.key - b.key); // stable: ties keep insertion order
 
   // 5. Deliveries, with the reordering counted as the receiver will see it (originals only).
+  /** @type {Map<string, number>} */
   const newestSeen = new Map();
   let reordered = 0;
   let duplicates = 0;
@@ -351,8 +451,11 @@ function buildPlan(o) {
     return { index, ...m, duplicate, reordered: late };
   });
 
+  /** @type {Record<string, number>} */
   const byStatus = {};
+  /** @type {Record<SupplierOrderId, OrderStatus1688>} */
   const lastStatusByOrder = {};
+  /** @type {Map<string, number>} */
   const newest = new Map();
   for (const m of messages) {
     byStatus[m.status] = (byStatus[m.status] ?? 0) + 1;
@@ -364,7 +467,9 @@ function buildPlan(o) {
   // 6. Status changes at 1688 that are never pushed (applied after the run).
   const silentRng = mulberry32((o.seed ^ 0x27d4eb2f) >>> 0);
   const explicit = new Map(o.silentChanges.map((c) => [c.orderId, c.status]));
+  /** @type {SilentChange[]} */
   const silentChanges = [];
+  /** @type {Record<SupplierOrderId, string>} */
   const finalStatusAt1688 = { ...lastStatusByOrder };
   for (const orderId of o.ids) {
     const from = lastStatusByOrder[orderId];
@@ -391,7 +496,10 @@ function buildPlan(o) {
   };
 }
 
-/** The status a silent change (refund, seller's close) gives an order, by its status before. */
+/**
+ * The status a silent change (refund, seller's close) gives an order, by its status before.
+ * @type {Readonly<Partial<Record<OrderStatus1688, string>>>}
+ */
 const SILENT_NEXT = Object.freeze({
   waitbuyerpay: 'cancel',
   waitsellersend: 'cancel',
@@ -403,7 +511,13 @@ const SILENT_NEXT = Object.freeze({
 // ---------------------------------------------------------------------------------------------
 // Handing what was not delivered to the fake 1688 Open API
 
-/** POSTs JSON to an admin route of a fake-1688-open-api at `base` (its base URL or its /openapi URL). */
+/**
+ * POSTs JSON to an admin route of a fake-1688-open-api at `base` (its base URL or its /openapi URL).
+ * @param {string} base
+ * @param {string} path
+ * @param {unknown} body
+ * @returns {Promise<any>} the parsed answer (its text when not JSON)
+ */
 function adminPost(base, path, body) {
   const url = new URL(`${base.replace(/\/+$/, '').replace(/\/openapi$/, '')}${path}`);
   const lib = url.protocol === 'https:' ? https : http;
@@ -421,7 +535,8 @@ function adminPost(base, path, body) {
         res.setEncoding('utf8');
         res.on('data', (c) => (raw += c));
         res.on('end', () => {
-          if (res.statusCode >= 200 && res.statusCode < 300) {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
             try {
               resolve(JSON.parse(raw));
             } catch {
@@ -439,12 +554,25 @@ function adminPost(base, path, body) {
 }
 
 /**
+ * @typedef {{
+ *   errors: string[];
+ *   addMessages(texts: string[]): void;
+ *   addOrders(orders: Array<{ id: string; status: string; createTime: number; modifyTime: number }>): Promise<unknown>;
+ *   changeStatuses(changes: Array<StatusChange & { orderId: string }>): Promise<Array<{ orderId: SupplierOrderId; status: string; modifyTime: number }>>;
+ *   flush(): Promise<unknown>;
+ * }} StoreClient
+ */
+
+/**
  * One interface over an in-process fake and a fake behind a URL. Messages are batched to the URL
  * (every 20 ms or 500 messages); flush() waits for all of them. Errors are collected, not thrown.
+ * @param {OpenApiStore | string} target
+ * @returns {StoreClient}
  */
 function storeClient(target) {
+  /** @type {string[]} */
   const errors = [];
-  const note = (error) => {
+  const note = (/** @type {any} */ error) => {
     if (errors.length < 20) errors.push(String(error?.message ?? error));
   };
   if (typeof target !== 'string') {
@@ -471,8 +599,11 @@ function storeClient(target) {
       flush: async () => {},
     };
   }
+  /** @type {string[]} */
   let queue = [];
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
+  /** @type {Promise<unknown>} */
   let chain = Promise.resolve();
   const flushNow = () => {
     clearTimeout(timer);
@@ -501,6 +632,7 @@ function storeClient(target) {
         type: c.type,
         refundStatus: c.refundStatus,
       }));
+      /** @type {{ changed: Array<{ id: string; status: string; modifyTime: number }> }} */
       const { changed } = await adminPost(target, '/_admin/orders/status', { changes: body });
       return changed.map((c) => ({ orderId: c.id, status: c.status, modifyTime: c.modifyTime }));
     },
@@ -513,6 +645,9 @@ function storeClient(target) {
  * closing an order, manual changes. `openApi`: a fake-1688-open-api instance or its base URL.
  * modifyTime defaults to now; emitMessage puts the matching push message into the fake's message
  * store (as 1688 would keep one it could not deliver).
+ * @param {OpenApiStore | string} openApi
+ * @param {ReadonlyArray<StatusChange>} changes
+ * @returns {Promise<Array<{ orderId: SupplierOrderId; status: string; modifyTime: number }>>}
  */
 export async function changeOrderStatuses(openApi, changes) {
   if (!Array.isArray(changes)) fail('changes must be an array of {orderId, status}');
@@ -526,7 +661,16 @@ export async function changeOrderStatuses(openApi, changes) {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-/** Plays the pushes against `target` and resolves with the final report. */
+/**
+ * @typedef {SimulatorPlan['deliveries'][number]} Delivery
+ * @typedef {{ d: Delivery; attempts: number; lastError: string | undefined }} DeliveryState
+ */
+
+/**
+ * Plays the pushes against `target` and resolves with the final report. Throws at once on bad options.
+ * @param {SimulatorOptions} options
+ * @returns {Promise<SimulatorReport>}
+ */
 export async function runSimulator(options) {
   const o = normalize(options, { needTarget: true });
   const plan = buildPlan(o);
@@ -542,16 +686,28 @@ export async function runSimulator(options) {
   const total = deliveries.length;
   const interval = Number.isFinite(o.rate) && o.rate > 0 ? 1000 / o.rate : 0;
   const stats = { sent: 0, acknowledged: 0, failed: 0, retried: 0, requests: 0, duplicatesSent: 0, dropped: 0, maxScheduleLagMs: 0 };
+  /** @type {Record<string, number>} */
   const responses = {};
+  /** @type {number[]} */
   const latencies = [];
+  /** @type {SimulatorFailure[]} */
   const failures = [];
+  /** @type {Map<string, Delivery>} */
   const acked = new Map(); // orderId -> the acknowledged message with the newest msgSendTime
+  /** @type {Set<number>} */
   const ackedMsgIds = new Set();
+  /** @type {Record<string, number>} */
   const bySentStatus = {};
+  /** @type {Map<NodeJS.Timeout, DeliveryState>} */
   const pendingRetries = new Map(); // timer -> delivery state waiting to be re-sent
   const store = o.openApi !== undefined ? storeClient(o.openApi) : undefined;
+  /** @type {Set<number>} */
   const handed = new Set(); // msgIds handed to the fake's message store
   const handedByReason = { dropped: 0, failed: 0, notSent: 0 };
+  /**
+   * @param {Delivery} d
+   * @param {keyof typeof handedByReason} reason
+   */
   const handOver = (d, reason) => {
     if (ackedMsgIds.has(d.msgId) || handed.has(d.msgId)) return;
     handed.add(d.msgId);
@@ -560,6 +716,7 @@ export async function runSimulator(options) {
   };
   let ordersRegistered = 0;
   if (store && o.registerOrders) {
+    /** @type {Map<string, { createTime: number; modifyTime: number }>} */
     const times = new Map(); // orderId -> { createTime, modifyTime }
     for (const d of deliveries) {
       if (d.duplicate) continue;
@@ -570,31 +727,45 @@ export async function runSimulator(options) {
         t.modifyTime = Math.max(t.modifyTime, d.eventTime);
       }
     }
-    const orders = plan.orders.map((id) => ({ id, status: plan.lastStatusByOrder[id], ...times.get(id) }));
+    const orders = plan.orders.map((id) => ({ id, status: plan.lastStatusByOrder[id], createTime: 0, modifyTime: 0, ...times.get(id) }));
     await store.addOrders(orders);
     ordersRegistered = orders.length;
   }
+  /** @type {DeliveryState[]} */
   const retryQueue = [];
   let retryHead = 0;
   let active = 0;
   let next = 0;
   let done = 0;
   let aborted = false;
+  /** @type {NodeJS.Timeout | undefined} */
   let pumpTimer;
+  /** @type {NodeJS.Timeout | undefined} */
   let progressTimer;
-  let finish;
+  /** @type {() => void} */
+  let finish = () => {};
+  /** @type {Promise<void>} */
   const finished = new Promise((resolve) => {
     finish = resolve;
   });
   const t0 = performance.now();
 
-  const bump = (label) => {
+  const bump = (/** @type {string} */ label) => {
     responses[label] = (responses[label] ?? 0) + 1;
   };
 
+  /**
+   * @param {Delivery} d
+   * @param {(status: number | null, error: (Error & { code?: string }) | null, snippet: string | undefined, ms: number) => void} callback
+   */
   function post(d, callback) {
     const started = performance.now();
     let settled = false;
+    /**
+     * @param {number | null} status
+     * @param {(Error & { code?: string }) | null} error
+     * @param {string} [snippet]
+     */
     const settle = (status, error, snippet) => {
       if (settled) return;
       settled = true;
@@ -621,14 +792,14 @@ export async function runSimulator(options) {
       },
     );
     req.setTimeout(o.timeoutMs, () => {
-      const error = new Error(`no answer within ${o.timeoutMs} ms`);
-      error.code = 'ETIMEDOUT';
+      const error = Object.assign(new Error(`no answer within ${o.timeoutMs} ms`), { code: 'ETIMEDOUT' });
       req.destroy(error);
     });
     req.on('error', (error) => settle(null, error));
     req.end(d.body);
   }
 
+  /** @param {DeliveryState} state */
   function attempt(state) {
     if (state.attempts > 0) stats.retried++;
     state.attempts++;
@@ -665,6 +836,7 @@ export async function runSimulator(options) {
     });
   }
 
+  /** @param {DeliveryState} state */
   function giveUp(state) {
     stats.failed++;
     if (failures.length < 20)
@@ -758,7 +930,7 @@ export async function runSimulator(options) {
   if (o.onProgress) {
     progressTimer = setInterval(() => {
       try {
-        o.onProgress(snapshot());
+        o.onProgress?.(snapshot());
       } catch {
         // a failing progress callback must not stop the run
       }
@@ -794,6 +966,7 @@ export async function runSimulator(options) {
   // What never got a 2xx and was not handed over yet (never started: an abort) goes to 1688's
   // store too; then the changes at 1688 that are never pushed.
   for (const d of deliveries) if (!d.duplicate) handOver(d, 'notSent');
+  /** @type {SimulatorReport['silentChanges']} */
   let silentChanges = [];
   if (store && plan.silentChanges.length > 0) {
     const lastEvent = deliveries.reduce((max, d) => Math.max(max, d.eventTime), 0);
@@ -805,6 +978,7 @@ export async function runSimulator(options) {
 
   const elapsedMs = performance.now() - t0;
   latencies.sort((a, b) => a - b);
+  /** @type {Record<SupplierOrderId, OrderStatus1688>} */
   const lastStatusByOrder = {};
   for (const id of plan.orders) {
     const d = acked.get(id);
@@ -913,9 +1087,16 @@ const FLAGS = {
 };
 const SWITCHES = new Set(['json', 'quiet', 'plan', 'help']);
 
-/** Parses CLI flags (--name value or --name=value). Throws on unknown or incomplete flags. */
+/**
+ * Parses CLI flags (--name value or --name=value). Throws on unknown or incomplete flags.
+ * @param {string[]} argv
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {{ options: Partial<SimulatorOptions> & { target: string; appSecret: string | undefined }; json: boolean; quiet: boolean; plan: boolean; help: boolean }}
+ */
 export function parseCliArgs(argv, env = process.env) {
+  /** @type {Record<string, string>} */
   const raw = {};
+  /** @type {Record<'json' | 'quiet' | 'plan' | 'help', boolean>} */
   const switches = { json: false, quiet: false, plan: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -924,10 +1105,10 @@ export function parseCliArgs(argv, env = process.env) {
     const flag = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     if (SWITCHES.has(flag)) {
       if (eq >= 0) throw new Error(`--${flag} takes no value`);
-      switches[flag] = true;
+      switches[/** @type {keyof typeof switches} */ (flag)] = true;
       continue;
     }
-    const name = FLAGS[flag];
+    const name = /** @type {Record<string, string | undefined>} */ (FLAGS)[flag];
     if (!name) throw new Error(`unknown flag --${flag}`);
     let value;
     if (eq >= 0) value = arg.slice(eq + 1);
@@ -935,6 +1116,7 @@ export function parseCliArgs(argv, env = process.env) {
     else throw new Error(`--${flag} needs a value`);
     raw[name] = value;
   }
+  /** @type {Record<string, unknown> & { target: string; appSecret: string | undefined }} */
   const options = {
     target: raw.target ?? 'http://127.0.0.1:3000',
     appSecret: raw.appSecret ?? env.ALIBABA_APP_SECRET,
@@ -972,16 +1154,18 @@ export function parseCliArgs(argv, env = process.env) {
     // Validate now so that bad flags exit 2 before anything is sent.
     if (!options.appSecret) throw new Error('--secret (or ALIBABA_APP_SECRET) is required');
     if (options.ids === undefined && options.count === undefined) throw new Error('give --count, --ids or --ids-file');
-    normalize({ ...options, seed: options.seed ?? 0 }, { needTarget: true });
+    normalize(/** @type {Partial<SimulatorOptions>} */ ({ ...options, seed: options.seed ?? 0 }), { needTarget: true });
   }
   return { options, ...switches };
 }
 
+/** @param {SimulatorReport} report */
 function summary(report) {
-  const counts = (record) =>
+  const counts = (/** @type {Record<string, number>} */ record) =>
     Object.entries(record)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
+  /** @type {Record<string, number>} */
   const last = {};
   for (const status of Object.values(report.lastStatusByOrder)) last[status] = (last[status] ?? 0) + 1;
   const lines = [
@@ -1010,7 +1194,7 @@ async function main() {
   try {
     cli = parseCliArgs(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`simulator-1688: ${error.message.replace(/^simulator-1688: /, '')}\n${USAGE}\n`);
+    process.stderr.write(`simulator-1688: ${String(/** @type {Error} */ (error).message).replace(/^simulator-1688: /, '')}\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }
@@ -1019,7 +1203,7 @@ async function main() {
     return;
   }
   if (cli.plan) {
-    const plan = planPushes(cli.options);
+    const plan = planPushes({ ...cli.options, appSecret: cli.options.appSecret ?? '' });
     for (const d of plan.deliveries) {
       const { body: _body, ...line } = d;
       process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -1037,11 +1221,17 @@ async function main() {
   process.on('SIGTERM', onSignal);
   const onProgress = cli.quiet
     ? undefined
-    : (p) =>
+    : (/** @type {SimulatorProgress} */ p) =>
         process.stderr.write(
           `simulator-1688: ${(p.elapsedMs / 1000).toFixed(1)}s sent=${p.sent}/${p.total} acknowledged=${p.acknowledged} failed=${p.failed} retried=${p.retried} inFlight=${p.inFlight} retrying=${p.pendingRetries} rate=${p.ratePerSec}/s\n`,
         );
-  const report = await runSimulator({ ...cli.options, onProgress, progressIntervalMs: 1000, signal: controller.signal });
+  const report = await runSimulator({
+    ...cli.options,
+    appSecret: cli.options.appSecret ?? '',
+    onProgress,
+    progressIntervalMs: 1000,
+    signal: controller.signal,
+  });
   const text = cli.json ? `${JSON.stringify(report, null, 2)}\n` : summary(report);
   process.exitCode = report.failed === 0 && !report.aborted ? 0 : 1;
   process.stdout.write(text);

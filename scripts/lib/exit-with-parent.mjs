@@ -1,3 +1,4 @@
+// @ts-check
 // Preloaded into the demo's child processes (`node --import <this file> dist/main.js`): when the
 // process that started this one is gone (killed with SIGKILL, say, so that it could not stop its
 // children), this process kills itself instead of living on as an orphan. Changes nothing else.
@@ -11,7 +12,7 @@ function parentAlive() {
     process.kill(parent, 0);
     return true;
   } catch (error) {
-    return error.code === 'EPERM';
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM';
   }
 }
 

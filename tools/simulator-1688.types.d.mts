@@ -1,5 +1,6 @@
-// Types for tools/simulator-1688.mjs (the 1688 push simulator used by tests, the demo and
-// benchmarks). See the header of the .mjs file for the behaviour.
+// The types of tools/simulator-1688.mjs (the 1688 push simulator used by tests, the demo and
+// benchmarks), which re-exports them; its functions carry their own JSDoc and are type-checked
+// against these (tsconfig.harness.json). See the header of the .mjs file for the behaviour.
 
 export type OrderStatus1688 = 'waitbuyerpay' | 'waitsellersend' | 'waitbuyerreceive' | 'confirm_goods' | 'success' | 'cancel';
 
@@ -236,40 +237,3 @@ export interface SimulatorReport {
   /** How far the open-loop schedule fell behind at worst (concurrency full). */
   maxScheduleLagMs: number;
 }
-
-export const DEFAULT_ID_BASE: string;
-export const DEFAULT_USER_INFO: string;
-export const TOPIC_BY_STATUS: Readonly<Record<OrderStatus1688, OrderTopic1688>>;
-
-/** Plays the pushes and resolves with the final report. Throws at once on bad options. */
-export function runSimulator(options: SimulatorOptions): Promise<SimulatorReport>;
-/** The deliveries of a run without sending anything (deterministic for seed, startTime, msgIdBase). */
-export function planPushes(options: PlanOptions): SimulatorPlan;
-/**
- * Changes statuses at 1688 (a fake 1688 Open API's order store) with no push: refunds, a seller
- * closing an order, manual changes. modifyTime defaults to now; emitMessage also puts the push
- * message into the fake's message store.
- */
-export function changeOrderStatuses(
-  openApi: OpenApiStore | string,
-  changes: ReadonlyArray<{ orderId: string | bigint; status: string; modifyTime?: number; emitMessage?: boolean; type?: string; refundStatus?: string }>,
-): Promise<Array<{ orderId: SupplierOrderId; status: string; modifyTime: number }>>;
-/** HEX UPPER HMAC-SHA1(appSecret, "message" + messageJson). */
-export function signMessage(appSecret: string, messageJson: string): string;
-/** message=<json>&_aop_signature=<sig>, form-encoded (space as "+"). */
-export function formBody(appSecret: string, messageJson: string): string;
-/** "YYYY-MM-DD HH:mm:ss" in UTC+8. */
-export function formatChinaTime(ms: number): string;
-export function buildMessage(fields: {
-  msgId: number | string;
-  type: string;
-  gmtBorn: number;
-  userInfo?: string;
-  orderId: string | bigint;
-  status: string;
-  msgSendTime: string;
-}): string;
-export function parseCliArgs(
-  argv: string[],
-  env?: Record<string, string | undefined>,
-): { options: Partial<SimulatorOptions> & { target: string; appSecret: string | undefined }; json: boolean; quiet: boolean; plan: boolean; help: boolean };

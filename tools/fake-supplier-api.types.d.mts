@@ -1,5 +1,6 @@
-// Types for tools/fake-supplier-api.mjs (the fake supplier order API used by tests, the demo and
-// benchmarks). See the header of the .mjs file for the behaviour.
+// The types of tools/fake-supplier-api.mjs (the fake supplier order API used by tests, the demo
+// and benchmarks), which re-exports them; its functions carry their own JSDoc and are type-checked
+// against these (tsconfig.harness.json). See the header of the .mjs file for the behaviour.
 import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 
@@ -41,7 +42,8 @@ export type FakeSupplierConfigChanges = Partial<Omit<FakeSupplierOptions, 'port'
  * ("503"), "timeout" (held open), "close" (socket destroyed after the side effect: lost answer),
  * "close-before" (destroyed, no side effect), "garbage" (side effect, 200 with an unparsable body).
  */
-export type FakeSupplierAnswer = '201' | '422' | '429' | `429:${number}` | `5${number}` | `5${number}:${number}` | 'timeout' | 'close' | 'close-before' | 'garbage';
+export type FakeSupplierAnswer =
+  '201' | '422' | '429' | `429:${number}` | `5${number}` | `5${number}:${number}` | 'timeout' | 'close' | 'close-before' | 'garbage';
 
 export interface FakeSupplierKeyCounters {
   calls: number;
@@ -148,10 +150,3 @@ export interface SpawnFakeSupplierOptions extends FakeSupplierOptions {
   /** Extra environment for the child (the parent's FAKE_SUPPLIER_* variables are not passed). */
   env?: Record<string, string>;
 }
-
-export function startFakeSupplierApi(options?: FakeSupplierOptions): Promise<FakeSupplierApi>;
-export function spawnFakeSupplierApi(options?: SpawnFakeSupplierOptions): Promise<SpawnedFakeSupplierApi>;
-export function parseCliArgs(
-  argv: string[],
-  env?: Record<string, string | undefined>,
-): { options: FakeSupplierConfig; exitOnStdinEnd: boolean; help: boolean };
