@@ -46,6 +46,36 @@ describe('what logs never hold', () => {
     },
   );
 
+  it('an outage fails every push alike, and the log says so once per route and status, not 300 times', async () => {
+    // Needs the first test's process (Redis unreachable), which logged one such line already.
+    if (!service) throw new Error('the first test did not start the service');
+    const port = service.port;
+    const statuses: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const message = orderMessage({ msgId: 32000 + round * 20 + i, orderId: '167539019420549997', status: 'waitsellersend' });
+          const response = await fetch(`http://127.0.0.1:${port}/webhooks/1688`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: form1688(message),
+          });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      statuses.push(...answers);
+    }
+    expect(statuses.filter((s) => s === 503)).toHaveLength(300);
+    const failedLines = service
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('request failed'));
+    // The first test's line, and at most one more if 10 s passed between the two tests.
+    expect(failedLines.length).toBeGreaterThanOrEqual(1);
+    expect(failedLines.length).toBeLessThanOrEqual(2);
+  });
+
   it('LOG_FORMAT=pretty writes lines a person reads, with the same fields left out', { timeout: 90_000 }, async () => {
     pretty = await startServiceProcess(names, {
       ROLE: 'api',

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseJsonBody } from '../common/json-body.js';
+import { LogThrottle } from '../common/log-throttle.js';
 import type { AppConfig } from '../config/app-config.js';
 import { dashboardAuth } from '../dashboard/dashboard-auth.js';
 import { DASHBOARD_ROUTE } from '../dashboard/dashboard.module.js';
@@ -56,6 +57,7 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
     if (route !== DASHBOARD_ROUTE && !route.startsWith(`${DASHBOARD_ROUTE}/`)) return done();
     guardDashboard(request.raw, reply.raw, done);
   });
+  const failedRequestLogs = new LogThrottle();
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
@@ -70,8 +72,11 @@ export function configureHttp(app: NestFastifyApplication, config: Pick<AppConfi
     }
     // The path only: 1688 may send `message` and `_aop_signature` in the query string.
     const line = { method: request.method, route, url: request.url.split('?')[0], status, ms: Math.round(reply.elapsedTime) };
-    if (status >= 500) fastify.log.error(line, 'request failed');
-    else fastify.log.debug(line, 'request');
+    if (status >= 500) {
+      // An outage fails every request alike: one line per route and status every 10 s, with the count.
+      const logged = failedRequestLogs.take(`${status} ${request.method} ${route}`);
+      if (logged) fastify.log.error(logged.suppressed > 0 ? { ...line, suppressedSinceLast: logged.suppressed } : line, 'request failed');
+    } else fastify.log.debug(line, 'request');
     done();
   });
 }

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
+import { LogThrottle } from '../common/log-throttle.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { createFailFastRedis } from '../redis/fail-fast-redis.js';
 import { queuePrefixFor, type RedisClient } from '../redis/redis-connections.js';
@@ -38,6 +39,8 @@ function batchJobId(): string {
 @Injectable()
 export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OrderEventsPublisher.name);
+  /** During a Redis outage every push fails alike: one line per reason every 10 s. */
+  private readonly notQueuedLogs = new LogThrottle();
   private readonly connection: RedisClient;
   private readonly queues: Queue<ApplyMessagesJob>[];
   private readonly batcher: MicroBatcher<InboundMessage, void>;
@@ -85,7 +88,12 @@ export class OrderEventsPublisher implements OnModuleInit, OnApplicationShutdown
       const traceparent = currentTraceparent();
       await Promise.race([this.batcher.add(traceparent ? { ...message, traceparent } : message), timeout]);
     } catch (error) {
-      this.logger.warn({ msg: 'message not queued', source: message.source, messageId: message.messageId, err: (error as Error).message });
+      const err = (error as Error).message;
+      const logged = this.notQueuedLogs.take(err);
+      if (logged) {
+        const suppressedSinceLast = logged.suppressed > 0 ? logged.suppressed : undefined;
+        this.logger.warn({ msg: 'message not queued', source: message.source, messageId: message.messageId, err, suppressedSinceLast });
+      }
       throw new ServiceUnavailableException('the message could not be queued durably; send it again later');
     } finally {
       clearTimeout(timer);
