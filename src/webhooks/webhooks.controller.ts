@@ -1,11 +1,11 @@
 import { applyDecorators, BadRequestException, Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { parseDateTime } from '../common/date-time.js';
 import type { InboundMessage } from '../queues/order-events.queue.js';
 import { parseAlibabaMessage } from './alibaba-message.js';
 import { AlibabaSignatureGuard, type AlibabaPushRequest } from './alibaba-signature.guard.js';
 import { GenericOrderEventDto } from './dto/generic-order-event.dto.js';
+import { parseGenericOrderEvent } from './generic-order-event.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { OrderEventsPublisher } from './order-events.publisher.js';
 import { WebhookSignatureGuard } from './webhook-signature.guard.js';
@@ -67,9 +67,11 @@ export class WebhooksController {
   @ApiOkResponse({ description: 'queued durably', schema: { example: { success: true, eventId: 'evt-1' } } })
   @WebhookErrorAnswers()
   @UseGuards(WebhookSignatureGuard)
-  async receiveGeneric(@Body() event: GenericOrderEventDto, @Req() request: FastifyRequest & { rawBody?: Buffer }) {
-    // Validated already: a calendar date-time (UTC without an offset).
-    const occurredAt = new Date(parseDateTime(event.occurredAt) as number);
+  // The DTO documents the body; the hand check validates it (no class-validator on the hot path).
+  @ApiBody({ type: GenericOrderEventDto })
+  async receiveGeneric(@Body() body: unknown, @Req() request: FastifyRequest & { rawBody?: Buffer }) {
+    const event = parseGenericOrderEvent(body);
+    const occurredAt = new Date(event.occurredAtMs);
     const job: InboundMessage = {
       source: 'orders',
       messageId: event.eventId,
@@ -79,7 +81,7 @@ export class WebhooksController {
       changes: [
         {
           orderId: event.orderId,
-          supplierOrderId: event.supplierOrderId ?? null,
+          supplierOrderId: event.supplierOrderId,
           status: event.status,
           occurredAt: occurredAt.toISOString(),
           bornAt: occurredAt.getTime(),
