@@ -13,12 +13,19 @@ const MAX_BODY_BYTES = 64 * 1024;
 export class ExternalOrderApiClient {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  /** `payloadJson` goes as it is, so that its numbers keep every digit. */
-  send(orderId: string, payloadJson: string): Promise<DispatchAnswer> {
+  /**
+   * `payloadJson` goes as it is, so that its numbers keep every digit. `onResponse` runs when the
+   * answer's headers arrive (not for a call that got no answer).
+   */
+  send(orderId: string, payloadJson: string, onResponse: () => void = () => {}): Promise<DispatchAnswer> {
     return inSpan(
       'external order API call',
       { 'ordersync.order_id': orderId, 'http.request.method': 'POST' },
-      (span) => this.call(orderId, payloadJson, (status) => span.setAttribute('http.response.status_code', status)),
+      (span) =>
+        this.call(orderId, payloadJson, (status) => {
+          onResponse();
+          span.setAttribute('http.response.status_code', status);
+        }),
       SpanKind.CLIENT,
     );
   }

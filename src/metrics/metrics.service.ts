@@ -51,6 +51,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly dispatchSendMargin = new Gauge({
+    name: 'ordersync_dispatch_send_margin_seconds',
+    help: "What this process's send gate adds to its one-second window: the measured spread of admission-to-answer times",
+    registers: [this.registry],
+  });
+
   readonly supplierLag = new Histogram({
     name: 'ordersync_supplier_status_lag_seconds',
     help: 'From a status change at the supplier (msgSendTime) to it being applied here',
