@@ -1,5 +1,5 @@
 // @ts-check
-// Runs every benchmark in turn (ingest, drain, freshness, dispatch, operations) against the built service and writes
+// Runs every benchmark in turn (ingest, profile, drain, freshness, dispatch, operations, sweep, scaling) against the built service and writes
 // the combined Markdown to stdout and to bench/results/latest.md. `npm run bench` builds first.
 //
 //   node bench/run-all.mjs [--only drain,dispatch] [--out file]   (--help for the list)
@@ -12,15 +12,21 @@ import { benchDrain } from './drain.mjs';
 import { benchFreshness } from './freshness.mjs';
 import { benchIngest } from './ingest.mjs';
 import { benchOpsLatency } from './ops-latency.mjs';
-import { ROOT } from './lib.mjs';
+import { benchProfile } from './profile.mjs';
+import { benchScaling } from './scaling.mjs';
+import { benchSweep } from './sweep.mjs';
+import { ROOT, machineLoad } from './lib.mjs';
 
 /** @type {[string, () => Promise<string>][]} */
 const ALL = [
   ['ingest', benchIngest],
+  ['profile', () => benchProfile()],
   ['drain', benchDrain],
   ['freshness', benchFreshness],
   ['dispatch', benchDispatch],
   ['operations', benchOpsLatency],
+  ['sweep', benchSweep],
+  ['scaling', benchScaling],
 ];
 
 const { values: args } = parseArgs({
@@ -57,6 +63,10 @@ function header() {
     `- CPU: ${cpus.length} × ${models || 'unknown'}; memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- environment overrides: ${overrides.length ? overrides.join(', ') : 'none (defaults)'}`,
     '- the load generator, the service, Postgres and Redis all share this machine',
+    `- load average at the start: ${os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(', ')} (1, 5, 15 min)`,
   ].join('\n');
 }
 
@@ -64,9 +74,13 @@ const sections = [header()];
 let failed = 0;
 for (const [name, bench] of benches) {
   const started = Date.now();
+  const load = machineLoad();
+  if (load.busy) console.error(`warning: load average ${load.one.toFixed(2)} before ${name}: others are using the machine`);
   try {
     const table = await bench();
-    sections.push(`${table}\n\n_${name}: ${((Date.now() - started) / 1000).toFixed(0)} s_`);
+    sections.push(
+      `${table}\n\n_${name}: ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${load.one.toFixed(2)} at its start_`,
+    );
   } catch (error) {
     failed++;
     console.error(`${name} benchmark failed:`, error);
