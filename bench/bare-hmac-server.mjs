@@ -5,7 +5,11 @@ import { createServer } from 'node:http';
 import { HARNESS_SECRETS } from '../tools/lib/harness-secrets.mjs';
 
 const secret = process.env.APP_SECRET ?? HARNESS_SECRETS.appSecret;
-const server = createServer((req, res) => {
+/**
+ * @param {import('node:http').IncomingMessage} req
+ * @param {import('node:http').ServerResponse} res
+ */
+function onPush(req, res) {
   /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
@@ -18,7 +22,8 @@ const server = createServer((req, res) => {
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
     res.end(ok ? '{"success":true}' : '{"error":"bad signature"}');
   });
-});
+}
+const server = createServer(onPush);
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   console.log(`ordersync started on ${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`);
 });

@@ -1,10 +1,11 @@
 // @ts-check
-// Drain: a backlog of queued 1688 messages applied by one worker process, batched, beside the
-// same worker applying one message per transaction (row by row), and Postgres connections
-// sampled from pg_stat_activity throughout.
+// Drain: a backlog of queued 1688 messages applied by the worker processes, batched, beside the
+// bare HMAC server's pushes per second measured just before (the workers must keep up with the
+// fastest any API could take pushes in on this machine) and beside the same worker applying one
+// message per transaction (row by row); Postgres connections sampled from pg_stat_activity.
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { ADMIN_DATABASE_URL, REDIS_URL, cleanup, isolated, printTable, serviceEnv, startService } from './lib.mjs';
+import { ADMIN_DATABASE_URL, REDIS_URL, cleanup, isolated, measureBareCeiling, printTable, serviceEnv, startService } from './lib.mjs';
 
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const ROW_BY_ROW_SAMPLE = Number(process.env.BENCH_ROW_SAMPLE ?? 5_000);
@@ -123,18 +124,28 @@ export async function benchDrain() {
       BASE: '1000000000',
       perJob: 1,
     });
+    const ceiling = await measureBareCeiling();
     const batched = await drain(names, BACKLOG, { BASE: '2000000000', perJob: MESSAGES_PER_JOB }, WORKERS);
     const seedDesign = 10 / 5; // the old cron: 10 messages per 5 s
     return printTable(
-      `Drain (${BACKLOG.toLocaleString('en-US')} queued messages, ${MESSAGES_PER_JOB} per job, ${WORKERS} worker processes; baseline: one, one message per job, row by row)`,
+      `Drain (${BACKLOG.toLocaleString('en-US')} queued messages, ${MESSAGES_PER_JOB} per job, ${WORKERS} worker processes; baselines: the bare HMAC server's pushes/s, and one worker applying one message per job, row by row)`,
       [
         {
-          measure: 'messages applied per second, batched',
+          measure: 'messages applied per second ÷ bare HMAC server pushes/s',
+          value: batched.rate,
+          unit: '/s',
+          baseline: ceiling.rps,
+          baselineUnit: '/s (bare HMAC server)',
+          ratio: batched.rate / ceiling.rps,
+          target: '≥ 1.0×',
+        },
+        {
+          measure: 'messages applied per second, batched ÷ row by row',
           value: batched.rate,
           unit: '/s',
           baseline: rowByRow.rate,
+          baselineUnit: '/s (row by row)',
           ratio: batched.rate / rowByRow.rate,
-          target: '≥ 10,000/s',
         },
         {
           measure: `time to drain ${BACKLOG.toLocaleString('en-US')}`,

@@ -45,7 +45,9 @@ function cpuSeconds(pid) {
 /** The kernel's count of connections dropped because a listen queue was full (whole machine; Linux). */
 function listenOverflows() {
   try {
-    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('TcpExt:'));
     const [names, values] = lines.map((line) => line.split(/\s+/));
     return Number(values[names.indexOf('ListenOverflows')]);
   } catch {
@@ -92,7 +94,14 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
     lastSend = performance.now();
     inFlight++;
     const request = http.request(
-      { agent, host: '127.0.0.1', port: PORT, path: '/webhooks/1688', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      {
+        agent,
+        host: '127.0.0.1',
+        port: PORT,
+        path: '/webhooks/1688',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      },
       (response) => {
         response.resume();
         response.on('end', () => {
@@ -123,7 +132,10 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
   const serverAtStart = redis ? await serverCpu(redis, db, databaseName) : null;
   const overflowsAtStart = listenOverflows();
   start = performance.now();
-  const cpuAtStart = { generator: process.cpuUsage(), ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])) };
+  const cpuAtStart = {
+    generator: process.cpuUsage(),
+    ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])),
+  };
   const sender = new Promise((resolve) => {
     const timer = setInterval(() => {
       if (aborted || Date.now() > deadline) {
@@ -149,7 +161,10 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
       if (Date.now() > deadline) throw new Error('freshness bench passed its hard deadline');
       if (outstanding.size > 0) {
         const ids = [...outstanding.keys()];
-        const { rows } = await db.query('SELECT supplier_order_id FROM orders WHERE supplier_order_id = ANY($1::text[]) AND supplier_status = $2', [ids, STATUS]);
+        const { rows } = await db.query(
+          'SELECT supplier_order_id FROM orders WHERE supplier_order_id = ANY($1::text[]) AND supplier_status = $2',
+          [ids, STATUS],
+        );
         const seenAt = performance.now();
         for (const { supplier_order_id: id } of rows) {
           const ackAt = outstanding.get(id);
@@ -222,11 +237,21 @@ async function validateThroughApi(ids) {
   const latencies = [];
   for (const id of ids) {
     const started = performance.now();
-    const response = await fetch(`http://127.0.0.1:${PORT}/orders?supplierOrderId=${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${API_KEY}` }, signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(`http://127.0.0.1:${PORT}/orders?supplierOrderId=${encodeURIComponent(id)}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = await response.json();
     latencies.push(performance.now() - started);
     const item = body?.items?.[0];
-    if (response.ok && body.items.length === 1 && item.supplierOrderId === id && item.supplierStatus === STATUS && item.status === 'EXTERNAL') good++;
+    if (
+      response.ok &&
+      body.items.length === 1 &&
+      item.supplierOrderId === id &&
+      item.supplierStatus === STATUS &&
+      item.status === 'EXTERNAL'
+    )
+      good++;
   }
   latencies.sort((a, b) => a - b);
   return { good, checked: ids.length, p50: percentile(latencies, 50) };
@@ -254,34 +279,119 @@ export async function benchFreshness() {
     // Warm-up (not measured): connections, JIT, first batches.
     await phase({ rate: 500, seconds: 3, sampleEvery: 50, db, deadline });
     const lightEvery = Math.max(1, Math.round((SAMPLE_EVERY * LIGHT_RATE) / RATE)); // as many samples per second as the heavy run
-    const light = await phase({ rate: LIGHT_RATE, seconds: LIGHT_SECONDS, sampleEvery: lightEvery, db, deadline, pids, redis, databaseName: names.databaseName });
-    const heavy = await phase({ rate: RATE, seconds: SECONDS, sampleEvery: SAMPLE_EVERY, db, deadline, pids, redis, databaseName: names.databaseName });
+    const light = await phase({
+      rate: LIGHT_RATE,
+      seconds: LIGHT_SECONDS,
+      sampleEvery: lightEvery,
+      db,
+      deadline,
+      pids,
+      redis,
+      databaseName: names.databaseName,
+    });
+    const heavy = await phase({
+      rate: RATE,
+      seconds: SECONDS,
+      sampleEvery: SAMPLE_EVERY,
+      db,
+      deadline,
+      pids,
+      redis,
+      databaseName: names.databaseName,
+    });
     const step = Math.max(1, Math.floor(heavy.readIds.length / 20));
     const check = await validateThroughApi(heavy.readIds.filter((_, i) => i % step === 0).slice(0, 20));
 
     if (heavy.non2xx > 0 || light.non2xx > 0) {
-      console.error(`non-2xx acks or errors by status/code: heavy ${JSON.stringify(heavy.statuses)}, light ${JSON.stringify(light.statuses)}`);
+      console.error(
+        `non-2xx acks or errors by status/code: heavy ${JSON.stringify(heavy.statuses)}, light ${JSON.stringify(light.statuses)}`,
+      );
     }
     const ratio = (a, b) => a / Math.max(b, 0.01);
     const rows = [
-      { measure: `pushes acked per second (offered ${RATE.toLocaleString('en-US')}/s)`, value: heavy.achievedRate, unit: '/s', baseline: light.achievedRate, ratio: ratio(heavy.achievedRate, light.achievedRate), target: `${RATE.toLocaleString('en-US')}/s` },
-      { measure: 'non-2xx acks or errors', value: `${heavy.non2xx} of ${heavy.sent.toLocaleString('en-US')}`, baseline: `${light.non2xx} of ${light.sent.toLocaleString('en-US')}`, target: '0' },
-      { measure: 'ack p99 (scheduled send → 2xx, open loop)', value: heavy.ackP99, unit: 'ms', baseline: light.ackP99, ratio: ratio(heavy.ackP99, light.ackP99) },
+      {
+        measure: `pushes acked per second (offered ${RATE.toLocaleString('en-US')}/s)`,
+        value: heavy.achievedRate,
+        unit: '/s',
+        baseline: light.achievedRate,
+        ratio: ratio(heavy.achievedRate, light.achievedRate),
+        target: `${RATE.toLocaleString('en-US')}/s`,
+      },
+      {
+        measure: 'non-2xx acks or errors',
+        value: `${heavy.non2xx} of ${heavy.sent.toLocaleString('en-US')}`,
+        baseline: `${light.non2xx} of ${light.sent.toLocaleString('en-US')}`,
+        target: '0',
+      },
+      {
+        measure: 'ack p99 (scheduled send → 2xx, open loop)',
+        value: heavy.ackP99,
+        unit: 'ms',
+        baseline: light.ackP99,
+        ratio: ratio(heavy.ackP99, light.ackP99),
+      },
       { measure: 'freshness p50 (ack → readable)', value: heavy.p50, unit: 'ms', baseline: light.p50, ratio: ratio(heavy.p50, light.p50) },
       { measure: 'freshness p95', value: heavy.p95, unit: 'ms', baseline: light.p95, ratio: ratio(heavy.p95, light.p95) },
-      { measure: 'freshness p99', value: heavy.p99, unit: 'ms', baseline: light.p99, ratio: ratio(heavy.p99, light.p99), target: '≤ 250 ms' },
+      {
+        measure: 'freshness p99',
+        value: heavy.p99,
+        unit: 'ms',
+        baseline: light.p99,
+        ratio: ratio(heavy.p99, light.p99),
+        target: '≤ 250 ms',
+      },
       { measure: 'freshness max', value: heavy.max, unit: 'ms', baseline: light.max, ratio: ratio(heavy.max, light.max) },
-      { measure: 'freshness p99 against the old cron (readable after up to 5 min)', value: heavy.p99, unit: 'ms', baseline: OLD_CRON_MS, baselineUnit: 'ms (design)', ratio: heavy.p99 / OLD_CRON_MS },
-      { measure: `samples read (not readable within ${READ_TIMEOUT_MS / 1000} s)`, value: `${heavy.samples} (${heavy.unreadable})`, baseline: `${light.samples} (${light.unreadable})`, target: '(0)' },
-      { measure: 'samples read back through GET /orders?supplierOrderId= after the run', value: `${check.good}/${check.checked} ok`, target: 'all ok' },
+      {
+        measure: 'freshness p99 against the old cron (readable after up to 5 min)',
+        value: heavy.p99,
+        unit: 'ms',
+        baseline: OLD_CRON_MS,
+        baselineUnit: 'ms (design)',
+        ratio: heavy.p99 / OLD_CRON_MS,
+      },
+      {
+        measure: `samples read (not readable within ${READ_TIMEOUT_MS / 1000} s)`,
+        value: `${heavy.samples} (${heavy.unreadable})`,
+        baseline: `${light.samples} (${light.unreadable})`,
+        target: '(0)',
+      },
+      {
+        measure: 'samples read back through GET /orders?supplierOrderId= after the run',
+        value: `${check.good}/${check.checked} ok`,
+        target: 'all ok',
+      },
       { measure: 'GET /orders?supplierOrderId= latency p50 (idle, after the run)', value: check.p50, unit: 'ms' },
     ];
-    for (const [name, label] of [['api', 'API process'], ['worker', 'worker process'], ['redis', 'Redis server'], ['postgres', "service's Postgres backends"], ['generator', 'load generator (this process)']]) {
+    for (const [name, label] of [
+      ['api', 'API process'],
+      ['worker', 'worker process'],
+      ['redis', 'Redis server'],
+      ['postgres', "service's Postgres backends"],
+      ['generator', 'load generator (this process)'],
+    ]) {
       const value = heavy.cpu?.[name];
-      if (Number.isFinite(value)) rows.push({ measure: `CPU of the ${label} while sending, % of one core (${os.cpus().length} cores)`, value, unit: '%', baseline: light.cpu[name], ratio: ratio(value, light.cpu[name]) });
+      if (Number.isFinite(value))
+        rows.push({
+          measure: `CPU of the ${label} while sending, % of one core (${os.cpus().length} cores)`,
+          value,
+          unit: '%',
+          baseline: light.cpu[name],
+          ratio: ratio(value, light.cpu[name]),
+        });
     }
-    if (Number.isFinite(heavy.listenOverflows)) rows.push({ measure: 'listen-queue overflows (kernel counter, whole machine)', value: String(heavy.listenOverflows), baseline: String(light.listenOverflows), target: '0' });
-    if (heavy.cappedTicks > 0) rows.push({ measure: `sender ticks held back by the ${MAX_IN_FLIGHT} in-flight cap`, value: heavy.cappedTicks.toLocaleString('en-US'), baseline: String(light.cappedTicks) });
+    if (Number.isFinite(heavy.listenOverflows))
+      rows.push({
+        measure: 'listen-queue overflows (kernel counter, whole machine)',
+        value: String(heavy.listenOverflows),
+        baseline: String(light.listenOverflows),
+        target: '0',
+      });
+    if (heavy.cappedTicks > 0)
+      rows.push({
+        measure: `sender ticks held back by the ${MAX_IN_FLIGHT} in-flight cap`,
+        value: heavy.cappedTicks.toLocaleString('en-US'),
+        baseline: String(light.cappedTicks),
+      });
     return printTable(
       `Freshness (${RATE.toLocaleString('en-US')}/s for ${SECONDS} s, 1 API + 1 worker process, ${SOCKETS} keep-alive connections, 1 in ${SAMPLE_EVERY} watched; baseline: ${LIGHT_RATE}/s for ${LIGHT_SECONDS} s, 1 in ${lightEvery}; ` +
         `readable = row with the status seen in Postgres (what GET /orders reads), polled every ${POLL_MS} ms; load generator on the same machine)`,

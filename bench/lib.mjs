@@ -2,8 +2,13 @@
 // Shared helpers for the benchmarks: isolated database and queue prefix, child processes of
 // the built service (through the harnesses' launcher, tools/lib/harness-service.mjs, with the
 // harnesses' credentials, tools/lib/harness-secrets.mjs), and the result table.
+import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+// @ts-expect-error -- autocannon ships no types
+import autocannon from 'autocannon';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { HARNESS_SECRETS, harnessSecretEnv } from '../tools/lib/harness-secrets.mjs';
@@ -55,9 +60,16 @@ export function serviceEnv(names, extra = {}) {
  * Starts `node dist/main.js` and resolves once it says it started.
  *
  * @param {Record<string, string | undefined>} env
+ * @param {{ nodeArgs?: string[] }} [options] e.g. `['--cpu-prof']`
  */
-export async function startService(env) {
-  const service = await launchService({ label: 'ordersync', env, startTimeoutMs: 60_000, outputLimit: 100_000 });
+export async function startService(env, options = {}) {
+  const service = await launchService({
+    label: 'ordersync',
+    env,
+    startTimeoutMs: 60_000,
+    outputLimit: 100_000,
+    nodeArgs: options.nodeArgs,
+  });
   return {
     child: service.child,
     port: service.port,
@@ -142,4 +154,93 @@ export function printTable(title, rows) {
   const text = lines.join('\n');
   console.log(`\n${text}\n`);
   return text;
+}
+
+/**
+ * The ceiling every push-rate figure is compared with: a bare node:http server that only checks
+ * the HMAC of a 1688 push (bench/bare-hmac-server.mjs), in a process of its own.
+ *
+ * @param {{ port?: number, nodeArgs?: string[] }} [options]
+ */
+export async function startBare(options = {}) {
+  const port = options.port ?? 3991;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'bench/bare-hmac-server.mjs'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), APP_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (!child.stdout) throw new Error('the bare server has no stdout');
+  await once(child.stdout, 'data');
+  return {
+    url: `http://127.0.0.1:${port}/webhooks/1688`,
+    pid: child.pid,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * @param {number} count
+ * @param {number} firstId
+ */
+export function pushBodies(count, firstId) {
+  return Array.from({ length: count }, (_, i) => pushBody(firstId + i).body);
+}
+
+/**
+ * Signed 1688 pushes with autocannon: closed loop (as fast as answers come) or at `rate` per second.
+ *
+ * @param {string} url
+ * @param {{ bodies: string[], connections: number, duration: number, rate?: number }} options
+ */
+export async function sendPushes(url, options) {
+  let i = 0;
+  const pool = options.bodies;
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    duration: options.duration,
+    overallRate: options.rate,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        setupRequest: (/** @type {Record<string, unknown>} */ request) => ({ ...request, body: pool[i++ % pool.length] }),
+      },
+    ],
+  });
+  const non2xx = result.non2xx + result.errors + result.timeouts;
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    ok: result['2xx'],
+    non2xx,
+  };
+}
+
+/**
+ * The bare HMAC server's pushes per second (closed loop), measured now: the machine's speed
+ * changes from hour to hour, so each benchmark that compares with it measures it itself.
+ *
+ * @param {{ duration?: number, connections?: number }} [options]
+ */
+export async function measureBareCeiling(options = {}) {
+  const duration = options.duration ?? Number(process.env.BENCH_DURATION_S ?? 10);
+  const connections = options.connections ?? Number(process.env.BENCH_CONNECTIONS ?? 64);
+  const bare = await startBare();
+  try {
+    return await sendPushes(bare.url, { bodies: pushBodies(Math.min(400_000, duration * 25_000), 1), connections, duration });
+  } finally {
+    await bare.stop();
+  }
+}
+
+/** The 1-minute load average, and a warning line when others keep the machine busy. */
+export function machineLoad() {
+  const [one] = os.loadavg();
+  return { one, busy: one > 1.5 };
 }
