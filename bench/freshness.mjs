@@ -1,3 +1,4 @@
+// @ts-check
 // Freshness: time from a 1688 push's 2xx ack to its status being readable, while pushes
 // arrive at a steady 2,000/s (open loop: sends are scheduled by the clock, not by answers).
 // One API process and one worker process; a sample of the pushes is watched in Postgres, the
@@ -29,10 +30,15 @@ const READ_TIMEOUT_MS = 30_000;
 const STATUS = 'waitsellersend';
 const OLD_CRON_MS = 5 * 60_000; // the cron this replaces: status readable after up to 5 min
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let nextMsgId = 3_000_000_000;
 
-/** CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+/**
+ * CPU seconds a process has used so far (Linux /proc; NaN elsewhere).
+ *
+ * @param {number | undefined} pid
+ * @returns {number}
+ */
 function cpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -55,21 +61,44 @@ function listenOverflows() {
   }
 }
 
-/** CPU seconds of Redis (all of it: INFO cpu) and of this database's Postgres backends, so far. */
+/**
+ * CPU seconds of Redis (all of it: INFO cpu) and of this database's Postgres backends, so far.
+ *
+ * @param {Redis} redis
+ * @param {pg.Pool} db
+ * @param {string} databaseName
+ * @returns {Promise<{ redis: number, postgres: Map<number, number> }>}
+ */
 async function serverCpu(redis, db, databaseName) {
   const info = await redis.info('cpu');
-  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
+  const field = (/** @type {string} */ name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
   const { rows } = await db.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [databaseName]);
   return { redis: field('used_cpu_user') + field('used_cpu_sys'), postgres: new Map(rows.map(({ pid }) => [pid, cpuSeconds(pid)])) };
 }
 
-/** Sends `rate`/s for `seconds`, watches 1 in `sampleEvery`, and answers the figures. */
+/**
+ * Sends `rate`/s for `seconds`, watches 1 in `sampleEvery`, and answers the figures.
+ *
+ * @param {object} options
+ * @param {number} options.rate
+ * @param {number} options.seconds
+ * @param {number} options.sampleEvery
+ * @param {pg.Pool} options.db
+ * @param {number} options.deadline
+ * @param {Record<string, number | undefined>} [options.pids] processes whose CPU is measured, by name
+ * @param {Redis} [options.redis] with `databaseName`: measure the CPU of Redis and of the Postgres backends too
+ * @param {string} [options.databaseName]
+ */
 async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redis, databaseName }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS });
   const total = Math.round(rate * seconds);
+  /** @type {Map<string, number>} */
   const outstanding = new Map(); // supplier order id -> ack time
+  /** @type {number[]} */
   const freshness = [];
+  /** @type {string[]} */
   const readIds = [];
+  /** @type {number[]} */
   const ackLatencies = [];
   let sent = 0;
   let inFlight = 0;
@@ -83,6 +112,7 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
   let sendingDone = false;
   let start = 0;
   let aborted = false;
+  /** @type {Map<number | string, number>} HTTP status or error code -> count */
   const statuses = new Map();
 
   const send = () => {
@@ -109,12 +139,13 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
           inFlight--;
           lastAck = ackAt;
           ackLatencies.push(ackAt - scheduledAt);
-          if (response.statusCode >= 200 && response.statusCode < 300) {
+          // A client request's response always has its status code.
+          if (/** @type {number} */ (response.statusCode) >= 200 && /** @type {number} */ (response.statusCode) < 300) {
             ok++;
             if (sampled) outstanding.set(orderId, ackAt);
           } else {
             non2xx++;
-            statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
+            statuses.set(/** @type {number} */ (response.statusCode), (statuses.get(/** @type {number} */ (response.statusCode)) ?? 0) + 1);
           }
         });
       },
@@ -123,19 +154,21 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
     request.on('error', (error) => {
       inFlight--;
       errors++;
-      const key = error.code ?? error.message;
+      const key = /** @type {NodeJS.ErrnoException} */ (error).code ?? error.message;
       statuses.set(key, (statuses.get(key) ?? 0) + 1);
     });
     request.end(body);
   };
 
-  const serverAtStart = redis ? await serverCpu(redis, db, databaseName) : null;
+  const serverAtStart = redis ? await serverCpu(redis, db, /** @type {string} */ (databaseName)) : null;
   const overflowsAtStart = listenOverflows();
   start = performance.now();
+  /** @type {{ generator: NodeJS.CpuUsage, [name: string]: NodeJS.CpuUsage | number }} */
   const cpuAtStart = {
     generator: process.cpuUsage(),
     ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])),
   };
+  /** @type {Promise<void>} */
   const sender = new Promise((resolve) => {
     const timer = setInterval(() => {
       if (aborted || Date.now() > deadline) {
@@ -187,6 +220,7 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
     throw error;
   });
 
+  /** @type {Record<string, number>} CPU over the sending window, % of one core, by process or server */
   let cpu;
   try {
     await sender;
@@ -194,9 +228,9 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
     const wall = (performance.now() - start) / 1000;
     const generator = process.cpuUsage(cpuAtStart.generator);
     cpu = { generator: ((generator.user + generator.system) / 1e6 / wall) * 100 };
-    for (const [name, pid] of Object.entries(pids)) cpu[name] = ((cpuSeconds(pid) - cpuAtStart[name]) / wall) * 100;
+    for (const [name, pid] of Object.entries(pids)) cpu[name] = ((cpuSeconds(pid) - /** @type {number} */ (cpuAtStart[name])) / wall) * 100;
     if (serverAtStart) {
-      const now = await serverCpu(redis, db, databaseName);
+      const now = await serverCpu(/** @type {Redis} */ (redis), db, /** @type {string} */ (databaseName));
       cpu.redis = ((now.redis - serverAtStart.redis) / wall) * 100;
       let postgres = 0;
       for (const [pid, used] of now.postgres) postgres += used - (serverAtStart.postgres.get(pid) ?? 0);
@@ -231,9 +265,21 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
   };
 }
 
-/** Reads a few samples back through the real route; answers how many showed the status, and the read latencies. */
+/**
+ * @typedef {object} OrderItem what GET /orders answers of an order (the fields checked here)
+ * @property {string} supplierOrderId
+ * @property {string} supplierStatus
+ * @property {string} status
+ */
+
+/**
+ * Reads a few samples back through the real route; answers how many showed the status, and the read latencies.
+ *
+ * @param {string[]} ids
+ */
 async function validateThroughApi(ids) {
   let good = 0;
+  /** @type {number[]} */
   const latencies = [];
   for (const id of ids) {
     const started = performance.now();
@@ -241,7 +287,7 @@ async function validateThroughApi(ids) {
       headers: { authorization: `Bearer ${API_KEY}` },
       signal: AbortSignal.timeout(10_000),
     });
-    const body = await response.json();
+    const body = /** @type {{ items: OrderItem[] }} */ (await response.json());
     latencies.push(performance.now() - started);
     const item = body?.items?.[0];
     if (
@@ -257,6 +303,7 @@ async function validateThroughApi(ids) {
   return { good, checked: ids.length, p50: percentile(latencies, 50) };
 }
 
+/** @returns {Promise<string>} the Markdown table */
 export async function benchFreshness() {
   const deadline = Date.now() + (SECONDS + LIGHT_SECONDS + 5) * 1000 + 3 * 60_000;
   const names = isolated('freshness');
@@ -307,7 +354,8 @@ export async function benchFreshness() {
         `non-2xx acks or errors by status/code: heavy ${JSON.stringify(heavy.statuses)}, light ${JSON.stringify(light.statuses)}`,
       );
     }
-    const ratio = (a, b) => a / Math.max(b, 0.01);
+    const ratio = (/** @type {number} */ a, /** @type {number} */ b) => a / Math.max(b, 0.01);
+    /** @type {import('./lib.mjs').Row[]} */
     const rows = [
       {
         measure: `pushes acked per second (offered ${RATE.toLocaleString('en-US')}/s)`,

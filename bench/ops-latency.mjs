@@ -1,3 +1,4 @@
+// @ts-check
 // Operations under load: GET /queues, GET /health/ready and GET /health/backlog latency while the API role ingests
 // 2,000 pushes/s (open loop), beside the same probes on an idle service; and ingest throughput
 // with the probes polling, beside ingest alone (the probes must not slow ingestion).
@@ -9,9 +10,18 @@ const RATE = Number(process.env.BENCH_OPS_RATE ?? 2_000);
 const SECONDS = Number(process.env.BENCH_OPS_SECONDS ?? 15);
 const PROBE_EVERY_MS = Number(process.env.BENCH_OPS_PROBE_EVERY_MS ?? 50);
 const PORT = Number(process.env.BENCH_OPS_PORT ?? 3994);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let nextMsgId = 4_000_000_000;
 
+/**
+ * One request; resolves with its status (0 when it failed) and latency, never rejects.
+ *
+ * @param {http.Agent} agent
+ * @param {string} method
+ * @param {string} path
+ * @param {string} [body]
+ * @returns {Promise<{ status: number | undefined, ms: number }>}
+ */
 function request(agent, method, path, body) {
   return new Promise((resolve) => {
     const started = performance.now();
@@ -35,7 +45,13 @@ function request(agent, method, path, body) {
   });
 }
 
-/** Pushes at `rate` for `seconds` (open loop, bounded in flight); resolves with acks per second. */
+/**
+ * Pushes at `rate` for `seconds` (open loop, bounded in flight); resolves with acks per second.
+ *
+ * @param {number} rate
+ * @param {number} seconds
+ * @returns {Promise<number>}
+ */
 async function ingest(rate, seconds) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   let sent = 0;
@@ -60,9 +76,14 @@ async function ingest(rate, seconds) {
   return ok / ((performance.now() - start) / 1000);
 }
 
-/** Polls both routes until `until` resolves; returns their latencies. */
+/**
+ * Polls the three routes until `until` resolves; returns their latencies.
+ *
+ * @param {Promise<unknown>} until
+ */
 async function probe(until) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+  /** @type {{ queues: number[], ready: number[], backlog: number[] }} latencies in ms, sorted at the end */
   const latencies = { queues: [], ready: [], backlog: [] };
   let done = false;
   until.then(() => (done = true));
@@ -82,6 +103,7 @@ async function probe(until) {
   return latencies;
 }
 
+/** @returns {Promise<string>} the Markdown table */
 export async function benchOpsLatency() {
   const names = isolated('ops');
   const processes = [];
@@ -95,7 +117,7 @@ export async function benchOpsLatency() {
     const withProbes = ingest(RATE, SECONDS);
     const loaded = await probe(withProbes);
     const probed = await withProbes;
-    const p = (list, q) => percentile(list, q);
+    const p = (/** @type {number[]} */ list, /** @type {number} */ q) => percentile(list, q);
     return printTable(
       `Operations routes under load (1 API + 1 worker process, ${RATE.toLocaleString('en-US')} pushes/s offered for ${SECONDS} s; probes every ${PROBE_EVERY_MS} ms; baseline: idle service)`,
       [
