@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { DATE_TIME_MESSAGE, parseDateTime } from '../common/date-time.js';
+import { checkString } from '../common/field-checks.js';
 import { ORDER_ID_MESSAGE, ORDER_ID_PATTERN, PLAIN_TEXT_MESSAGE, PLAIN_TEXT_PATTERN } from '../common/validation.js';
 
 /** A `POST /webhooks/orders` body that passed {@link parseGenericOrderEvent}. */
@@ -15,45 +16,16 @@ export interface GenericOrderEvent {
 
 const FIELDS = new Set(['eventId', 'orderId', 'supplierOrderId', 'status', 'occurredAt']);
 
-/** Characters as class-validator's MaxLength counts them: a surrogate pair is one. */
-function characters(text: string): number {
-  let pairs = 0;
-  for (let i = 0; i < text.length - 1; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdbff) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        pairs++;
-        i++;
-      }
-    }
-  }
-  return text.length - pairs;
-}
+const plainText = (name: string, value: unknown, maxLength: number, problems: string[]): value is string =>
+  checkString(problems, name, value, {
+    notEmpty: true,
+    maxLength,
+    pattern: PLAIN_TEXT_PATTERN,
+    patternMessage: `${name} ${PLAIN_TEXT_MESSAGE}`,
+  });
 
-function plainText(name: string, value: unknown, maxLength: number, problems: string[]): value is string {
-  if (typeof value !== 'string') {
-    problems.push(`${name} must be a string`);
-    return false;
-  }
-  const before = problems.length;
-  if (value.length === 0) problems.push(`${name} should not be empty`);
-  if (characters(value) > maxLength) problems.push(`${name} must be shorter than or equal to ${maxLength} characters`);
-  if (!PLAIN_TEXT_PATTERN.test(value)) problems.push(`${name} ${PLAIN_TEXT_MESSAGE}`);
-  return problems.length === before;
-}
-
-function orderId(name: string, value: unknown, problems: string[]): value is string {
-  if (typeof value !== 'string') {
-    problems.push(`${name} must be a string`);
-    return false;
-  }
-  if (!ORDER_ID_PATTERN.test(value)) {
-    problems.push(`${name} ${ORDER_ID_MESSAGE}`);
-    return false;
-  }
-  return true;
-}
+const orderId = (name: string, value: unknown, problems: string[]): value is string =>
+  checkString(problems, name, value, { pattern: ORDER_ID_PATTERN, patternMessage: `${name} ${ORDER_ID_MESSAGE}` });
 
 /**
  * The generic webhook's body, checked by hand on the hot path (class-validator costs more than
