@@ -219,6 +219,9 @@ async function phase({ rate, seconds, sampleEvery, db, deadline, pids = {}, redi
     aborted = true;
     throw error;
   });
+  // Awaited only after the sender: until then a failure must not count as unhandled (Node would
+  // exit at once, skipping the cleanup); `await poller` below still throws it.
+  poller.catch(() => {});
 
   /** @type {Record<string, number>} CPU over the sending window, % of one core, by process or server */
   let cpu;
