@@ -3,33 +3,41 @@ import { FleetRateGate } from '../common/fleet-rate-gate.js';
 import { parseLosslessJson } from '../common/lossless-json.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/app-config.module.js';
+import { ArrivalMargin } from '../dispatch/arrival-margin.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { FAIL_FAST_REDIS } from '../redis/redis.module.js';
 import type { RedisClient } from '../redis/redis-connections.js';
 import { AlibabaApiError, errorKindOf, fieldText, urlPathOf, type AlibabaApi } from './alibaba-api.js';
 import { AlibabaTokenService } from './alibaba-token.service.js';
+import { AnswerTimes } from './answer-times.js';
 import { aopSignature } from './aop-signature.js';
 
 /** Largest answer read (a page of 200 push messages is well under this). */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
-/** Margin of the fleet's one-second window: the time from admission to 1688 counting the call. */
-const RATE_MARGIN_MS = 50;
+/** The least widening of the fleet's one-second window: the time from admission to 1688 counting the call. */
+const MIN_RATE_MARGIN_MS = 50;
 
 export type AlibabaAnswer = Record<string, unknown>;
 
 /**
  * Signed calls to 1688's Open API: `_aop_timestamp`, the access token for trade APIs, and
  * `_aop_signature` over the url path and the sorted parameters. At most ALIBABA_API_RATE_LIMIT
- * calls per second for the whole fleet; gw.Qos* answers, 5xx, timeouts and refused connections
- * are retried with exponential backoff and jitter (ALIBABA_API_RETRIES times); a refused token
- * is refreshed once. Answers are parsed keeping every digit of 1688's ids.
+ * calls per second for the whole fleet, in any second as 1688 counts arrivals: the gate's
+ * one-second window is widened by at least 50 ms, and by more when the measured spread of
+ * admission-to-answer times is wider (ArrivalMargin, as the dispatch gate's: 100 ms until 32
+ * answers, so that a process's first, slower calls are covered too). gw.Qos* answers, 5xx,
+ * timeouts and refused connections are retried with exponential backoff and jitter
+ * (ALIBABA_API_RETRIES times); a refused token is refreshed once. Answers are parsed keeping
+ * every digit of 1688's ids.
  */
 @Injectable()
 export class AlibabaApiClient {
   private readonly logger = new Logger(AlibabaApiClient.name);
   private readonly gate: FleetRateGate;
+  private readonly margin = new ArrivalMargin();
+  private readonly answerTimes = new AnswerTimes();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,7 +45,24 @@ export class AlibabaApiClient {
     private readonly metrics: MetricsService,
     @Inject(FAIL_FAST_REDIS) redis: RedisClient,
   ) {
-    this.gate = new FleetRateGate(redis, `${config.queuePrefix}:alibaba-rate-log`, config.alibabaApiRateLimit, () => RATE_MARGIN_MS);
+    this.gate = new FleetRateGate(redis, `${config.queuePrefix}:alibaba-rate-log`, config.alibabaApiRateLimit, () => this.rateMarginMs());
+  }
+
+  /**
+   * How long `api` takes to answer now, from admission to answer, leaning high: the median of its
+   * recent calls (of any API's when it has none yet), or its last one when that was slower, so
+   * that 1688 slowing down shows at once (one call in flight too many costs little, one too few a
+   * share of the limit). Null before any answer.
+   */
+  answerTimeMs(api: AlibabaApi): number | null {
+    const median = this.answerTimes.medianMs(api.name);
+    const last = this.answerTimes.lastMs(api.name);
+    return median === null ? last : Math.max(median, last ?? 0);
+  }
+
+  /** The widening of the fleet gate's one-second window now in force (ms). */
+  rateMarginMs(): number {
+    return Math.max(MIN_RATE_MARGIN_MS, this.margin.marginMs());
   }
 
   async call(api: AlibabaApi, params: Record<string, string>, signal?: AbortSignal): Promise<AlibabaAnswer> {
@@ -76,6 +101,7 @@ export class AlibabaApiClient {
     if (api.needsToken) all.access_token = await this.tokens.token();
     all._aop_signature = aopSignature(this.config.alibabaAppSecret, Object.entries(all), urlPath);
     await this.gate.admit(signal);
+    const admittedAt = performance.now();
     const url = `${this.config.alibabaApiUrl.replace(/\/+$/, '')}/${urlPath}`;
     let response: Response;
     let text: string;
@@ -88,6 +114,9 @@ export class AlibabaApiClient {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       text = await readText(response);
+      const answeredMs = performance.now() - admittedAt;
+      this.margin.record(answeredMs);
+      this.answerTimes.record(api.name, answeredMs);
     } catch (error) {
       if (signal?.aborted) throw error;
       this.count(api, 'unavailable');
