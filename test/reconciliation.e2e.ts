@@ -267,6 +267,41 @@ describe('sweep: statuses 1688 never pushed', () => {
     expect(fake.stats().outcomes.rateLimited ?? fake.stats().outcomes['injected:qos'] ?? 0).toBeGreaterThan(0);
   });
 
+  it('reads a long window in creation-time slices at once when 1688 is slow, every part of it, the oldest creations included', async () => {
+    // 2,000 orders modified in the last minute, created over the last 40 days (oldest first), at 40 ms an answer.
+    const now = Date.now();
+    const ids = Array.from({ length: 2_000 }, (_, i) => String(268_000_000_000_400_000n + BigInt(i)));
+    fake.addOrders(
+      ids.map((id, i) => ({
+        id,
+        status: 'waitbuyerpay',
+        createTime: now - 40 * 86_400_000 + i * 1_700_000,
+        modifyTime: now - 60_000 + (i % 50) * 1_000,
+      })),
+    );
+    fake.configure({ latencyMs: 40 });
+    fake.resetStats();
+    const before = await lastRunId('sweep');
+    await runNow();
+    const run = await finished('sweep', before);
+    expect(run.outcome).toBe('ok');
+    // 200/s × 40 ms + 1 slices of some 40 pages, read at once; every order seen once.
+    expect(run.counts.slices).toBeGreaterThanOrEqual(3);
+    expect(fake.stats().maxInFlight).toBeGreaterThanOrEqual(3);
+    expect(run.counts.unknown).toBeGreaterThanOrEqual(2_000);
+    await eventually(
+      async () => {
+        const { rows } = await t.db.query(
+          `SELECT count(*)::int AS n FROM orders WHERE status = 'EXTERNAL' AND supplier_order_id = ANY($1::text[])`,
+          [ids],
+        );
+        return rows[0].n === ids.length ? true : undefined;
+      },
+      20_000,
+      'an EXTERNAL order for each of the 2,000',
+    );
+  });
+
   it('refreshes an expired access token, and reports a token it cannot refresh without dying', async () => {
     fake.expireTokens();
     const before = await lastRunId('sweep');

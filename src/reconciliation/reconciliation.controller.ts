@@ -30,7 +30,7 @@ const RUN_SCHEMA: SchemaObject = {
     counts: {
       type: 'object',
       description:
-        'pull: pages, pulled, confirmed, unreadable, unconfirmable; sweep: pages, examined, drifted (repairs queued), unknown, staleRead',
+        'pull: pages, pulled, confirmed, unreadable, unconfirmable; sweep: pages, slices (creation-time ranges read at once), examined, drifted (repairs queued), unknown, staleRead',
     },
     error: { type: 'string', nullable: true },
   },

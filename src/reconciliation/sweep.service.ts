@@ -11,12 +11,24 @@ import { OrdersRepository } from '../orders/repositories/orders.repository.js';
 import type { InboundMessage } from '../queues/order-events.queue.js';
 import { OrderEventsPublisher } from '../webhooks/order-events.publisher.js';
 import { describe } from './pull.service.js';
+import { edgePages, inLanes, isLastPage, lanesFor, slicesFromEdges, totalRecordOf, type PageRead, type Slice } from './sweep-slices.js';
 import { SyncRepository } from './sync.repository.js';
 
 const PAGE_SIZE = 50;
+/** Pages of one slice at most (50 × 100,000 orders). */
 const MAX_PAGES = 100_000;
 /** The window ends this far ahead, so that an order modified while the sweep runs stays in it (and no page shifts past it). */
 const WINDOW_AHEAD_MS = 3_600_000;
+/** At most this many slices read at once (and re-reads in flight), whatever the limit and answer time. */
+export const MAX_LANES = 16;
+/** A slice costs one extra call (the read that finds its edge): only a window of this many pages per slice is cut. */
+export const MIN_PAGES_PER_SLICE = 4;
+/**
+ * Neighbouring slices share this much creation time: complete whether 1688 takes a bound as
+ * inclusive or exclusive, to the millisecond or to the second. Orders created in the shared
+ * second are read twice, and compared once.
+ */
+export const EDGE_OVERLAP_MS = 1_000;
 /** 1688 statuses after which nothing changes: a stale order in one of them is not re-read. */
 export const FINAL_STATUSES = ['success', 'cancel', 'terminated'];
 
@@ -26,7 +38,14 @@ export interface SweepCounts {
   drifted: number;
   unknown: number;
   staleRead: number;
+  /** Slices of the window read at once (creation-time ranges; 1 when it was read as one list). */
+  slices: number;
   [key: string]: number;
+}
+
+interface SweepWindow {
+  from: Date;
+  to: Date;
 }
 
 interface AlibabaOrder {
@@ -69,7 +88,7 @@ export class SweepService {
     );
     const to = new Date(started + WINDOW_AHEAD_MS);
     const runId = await this.sync.startRun('sweep', trigger, { from, to });
-    const counts: SweepCounts = { pages: 0, examined: 0, drifted: 0, unknown: 0, staleRead: 0 };
+    const counts: SweepCounts = { pages: 0, slices: 1, examined: 0, drifted: 0, unknown: 0, staleRead: 0 };
     const seen = new Set<string>();
     try {
       if (!this.tokens.configured)
@@ -78,7 +97,7 @@ export class SweepService {
           BUYER_ORDER_LIST.name,
           'no ALIBABA_ACCESS_TOKEN or ALIBABA_REFRESH_TOKEN: the sweep needs the buyer token',
         );
-      await this.sweepWindow(from, to, counts, seen, signal);
+      await this.sweepWindow({ from, to }, counts, seen, signal);
       await this.rereadStale(counts, seen, signal);
       // Modifications during this run are in the next window (it starts before `started`).
       await this.sync.advanceWatermark('sweep', new Date(started));
@@ -94,58 +113,129 @@ export class SweepService {
   }
 
   /**
-   * Pages through the window. Only order creation times order 1688's list, and the window ends in
-   * the future: an order modified meanwhile stays where it is, a new one comes in at the front,
-   * so pages only ever repeat an order (harmless), never skip one.
+   * Reads the window. 1688's list is sorted by creation time alone, newest first, and the window
+   * ends in the future: an order modified meanwhile stays where it is (its creation time never
+   * changes, its modifyTime stays in the window), a new one comes in at the front or, an old order
+   * modified now, at its place by creation time. Nothing leaves the list and nothing moves towards
+   * its front, so pages read one after another only ever repeat an order (harmless), never skip
+   * one present when the sweep began (one modified since is in the next window).
+   *
+   * That holds for any range of creation times, so when pages are many and 1688 slow the window
+   * is cut by creation time into slices read at once, each page after page, all through the
+   * fleet's rate gate. Page 1 of the whole window gives the total and the answer time; as many
+   * slices as keep the limit busy (lanesFor) are cut at the creation times that start pages spread
+   * evenly over the list (those pages are read at once too, and compared like any other); the
+   * newest slice goes on from page 2, the oldest has no start. Where the edges fall decides only
+   * how even the slices are: together they cover every creation time (slicesFromEdges).
    */
-  private async sweepWindow(from: Date, to: Date, counts: SweepCounts, seen: Set<string>, signal?: AbortSignal): Promise<void> {
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const answer = await this.api.call(
-        BUYER_ORDER_LIST,
-        {
-          modifyStartTime: formatAlibabaTime(from.getTime()),
-          modifyEndTime: formatAlibabaTime(to.getTime()),
-          page: String(page),
-          pageSize: String(PAGE_SIZE),
-        },
+  private async sweepWindow(window: SweepWindow, counts: SweepCounts, seen: Set<string>, signal?: AbortSignal): Promise<void> {
+    const first = await this.readPage(window, { firstPage: 1 }, 1, counts, seen, signal);
+    if (isLastPage(1, PAGE_SIZE, first)) return;
+    const pages = first.total === null ? 0 : Math.ceil(first.total / PAGE_SIZE);
+    const lanes = lanesFor(
+      this.config.alibabaApiRateLimit,
+      this.api.answerTimeMs(BUYER_ORDER_LIST),
+      pages / MIN_PAGES_PER_SLICE,
+      MAX_LANES,
+    );
+    let slices: Slice[] = [{ firstPage: 2 }];
+    if (lanes > 1) {
+      const edges = await inLanes(
+        edgePages(pages, lanes).map((page) => async (laneSignal: AbortSignal) => {
+          const read = await this.readPage(window, { firstPage: 1 }, page, counts, seen, laneSignal);
+          return read.firstCreatedAt;
+        }),
+        lanes,
         signal,
       );
-      counts.pages++;
-      const result = answer.result;
-      if (result === undefined || result === null) {
-        if (Number(answer.totalRecord ?? 0) === 0) return;
-        throw new AlibabaApiError('bad-answer', BUYER_ORDER_LIST.name, 'the answer has no result but a totalRecord');
-      }
-      if (!Array.isArray(result)) throw new AlibabaApiError('bad-answer', BUYER_ORDER_LIST.name, 'result is not a list');
-      await this.compare(
-        result.map((entry: unknown) => orderOf((entry as { baseInfo?: unknown } | null)?.baseInfo, BUYER_ORDER_LIST.name)),
-        counts,
-        seen,
+      slices = slicesFromEdges(
+        edges.filter((edge): edge is number => edge !== null),
+        EDGE_OVERLAP_MS,
       );
-      if (result.length < PAGE_SIZE) return;
+    }
+    counts.slices = slices.length;
+    await inLanes(
+      slices.map((slice) => (laneSignal: AbortSignal) => this.readSlice(window, slice, counts, seen, laneSignal)),
+      slices.length,
+      signal,
+    );
+  }
+
+  /** One slice, page after page from its first, until a short page or the pages hold its total. */
+  private async readSlice(window: SweepWindow, slice: Slice, counts: SweepCounts, seen: Set<string>, signal: AbortSignal): Promise<void> {
+    for (let page = slice.firstPage; page <= MAX_PAGES; page++) {
+      const read = await this.readPage(window, slice, page, counts, seen, signal);
+      if (isLastPage(page, PAGE_SIZE, read)) return;
     }
   }
 
-  /** Linked orders the window did not show whose open status has not moved for long: re-read one by one. */
+  /** One page of the window's orders created within the slice, compared with ours. */
+  private async readPage(
+    window: SweepWindow,
+    slice: Slice,
+    page: number,
+    counts: SweepCounts,
+    seen: Set<string>,
+    signal?: AbortSignal,
+  ): Promise<PageRead> {
+    const params: Record<string, string> = {
+      modifyStartTime: formatAlibabaTime(window.from.getTime()),
+      modifyEndTime: formatAlibabaTime(window.to.getTime()),
+    };
+    if (slice.createStart !== undefined) params.createStartTime = formatAlibabaTime(slice.createStart);
+    if (slice.createEnd !== undefined) params.createEndTime = formatAlibabaTime(slice.createEnd);
+    params.page = String(page);
+    params.pageSize = String(PAGE_SIZE);
+    const answer = await this.api.call(BUYER_ORDER_LIST, params, signal);
+    counts.pages++;
+    const total = totalRecordOf(answer.totalRecord);
+    const before = (page - 1) * PAGE_SIZE;
+    const result = answer.result;
+    if (result === undefined || result === null) {
+      // No list: past the end of it, or an answer that lost it.
+      if (total === null || total <= before) return { length: 0, total, firstCreatedAt: null };
+      throw new AlibabaApiError('bad-answer', BUYER_ORDER_LIST.name, 'the answer has no result but a totalRecord');
+    }
+    if (!Array.isArray(result)) throw new AlibabaApiError('bad-answer', BUYER_ORDER_LIST.name, 'result is not a list');
+    const infos = result.map((entry: unknown) => (entry as { baseInfo?: unknown } | null)?.baseInfo);
+    await this.compare(
+      infos.map((info) => orderOf(info, BUYER_ORDER_LIST.name)),
+      counts,
+      seen,
+    );
+    return {
+      length: result.length,
+      // A total below what this answer itself shows is not believed: the short page decides then.
+      total: total !== null && total >= before + result.length ? total : null,
+      firstCreatedAt: infos.length > 0 ? parseAlibabaTime((infos[0] as Record<string, unknown>).createTime) : null,
+    };
+  }
+
+  /** Linked orders the window did not show whose open status has not moved for long: re-read one by one (as many at once as keep the limit busy). */
   private async rereadStale(counts: SweepCounts, seen: Set<string>, signal?: AbortSignal): Promise<void> {
     const stale = await this.orders.staleLinked(
       new Date(Date.now() - this.config.reconcileStaleAfterMs),
       FINAL_STATUSES,
       this.config.reconcileStaleBatch,
     );
-    for (const supplierOrderId of stale) {
-      if (seen.has(supplierOrderId)) continue;
-      try {
-        const answer = await this.api.call(BUYER_ORDER_VIEW, { webSite: '1688', orderId: supplierOrderId }, signal);
-        const baseInfo = (answer.result as { baseInfo?: unknown } | undefined)?.baseInfo;
-        await this.compare([orderOf(baseInfo, BUYER_ORDER_VIEW.name)], counts, seen);
-        counts.staleRead++;
-      } catch (error) {
-        // An order 1688 no longer shows is not a reason to stop the others.
-        if (!(error instanceof AlibabaApiError) || error.kind !== 'not-found') throw error;
-        this.logger.warn({ msg: 'a linked order is not found at 1688', supplierOrderId });
-      }
-    }
+    const toRead = stale.filter((supplierOrderId) => !seen.has(supplierOrderId));
+    const lanes = lanesFor(this.config.alibabaApiRateLimit, this.api.answerTimeMs(BUYER_ORDER_VIEW), toRead.length, MAX_LANES);
+    await inLanes(
+      toRead.map((supplierOrderId) => async (laneSignal: AbortSignal) => {
+        try {
+          const answer = await this.api.call(BUYER_ORDER_VIEW, { webSite: '1688', orderId: supplierOrderId }, laneSignal);
+          const baseInfo = (answer.result as { baseInfo?: unknown } | undefined)?.baseInfo;
+          await this.compare([orderOf(baseInfo, BUYER_ORDER_VIEW.name)], counts, seen);
+          counts.staleRead++;
+        } catch (error) {
+          // An order 1688 no longer shows is not a reason to stop the others.
+          if (!(error instanceof AlibabaApiError) || error.kind !== 'not-found') throw error;
+          this.logger.warn({ msg: 'a linked order is not found at 1688', supplierOrderId });
+        }
+      }),
+      lanes,
+      signal,
+    );
   }
 
   private async compare(theirs: AlibabaOrder[], counts: SweepCounts, seen: Set<string>): Promise<void> {
