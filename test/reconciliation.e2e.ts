@@ -302,6 +302,60 @@ describe('sweep: statuses 1688 never pushed', () => {
     );
   });
 
+  it('re-reads stale linked orders in turn: those found unchanged make way for the next ones', async () => {
+    // Five linked orders whose status has not moved here for two days, oldest first; 1688 changed the
+    // last three long ago (outside any window), without a push. Two re-reads per sweep.
+    const stale = await startTestService('reconcile_stale', syncEnv({ RECONCILE_STALE_BATCH: '2' }));
+    try {
+      const now = Date.now();
+      const ids = ['268000000000500001', '268000000000500002', '268000000000500003', '268000000000500004', '268000000000500005'];
+      const at = ids.map((_, i) => now - 2 * 86_400_000 + i * 1_000);
+      await stale.db.query(
+        `INSERT INTO orders (id, status, payload, supplier_order_id, supplier_status, supplier_status_at, supplier_status_born,
+                             supplier_status_rank, attempts, created_at, updated_at)
+         SELECT 'stale-' || s, 'COMPLETED', '{"sku":"SKU-1","quantity":1}'::jsonb, s, 'waitbuyerreceive', to_timestamp(a / 1000.0), a, 30, 1,
+                to_timestamp(a / 1000.0), to_timestamp(a / 1000.0)
+         FROM unnest($1::text[], $2::bigint[]) AS i(s, a)`,
+        [ids, at],
+      );
+      fake.addOrders(ids.map((id, i) => ({ id, status: 'waitbuyerreceive', createTime: now - 3 * 86_400_000, modifyTime: at[i] })));
+      for (const id of ids.slice(2)) fake.setOrderStatus(id, 'confirm_goods', { modifyTime: now - 2 * 86_400_000 + 3_600_000 });
+      const statuses = async () =>
+        (
+          await stale.db.query(`SELECT supplier_order_id, supplier_status FROM orders WHERE supplier_order_id = ANY($1::text[])`, [ids])
+        ).rows.reduce((all: Record<string, string>, row: { supplier_order_id: string; supplier_status: string }) => {
+          all[row.supplier_order_id] = row.supplier_status;
+          return all;
+        }, {});
+      let staleRead = 0;
+      let repaired = 0;
+      for (let sweep = 0; sweep < 3; sweep++) {
+        const before = await lastRunId('sweep', stale);
+        await runNow(stale);
+        const run = await finished('sweep', before, stale);
+        expect(run.outcome).toBe('ok');
+        staleRead += run.counts.staleRead;
+        // Let this sweep's repairs land before the next one chooses.
+        repaired += run.counts.drifted;
+        await eventually(
+          async () => (Object.values(await statuses()).filter((s) => s === 'confirm_goods').length >= repaired ? true : undefined),
+          15_000,
+          'the repairs applied',
+        );
+      }
+      expect(staleRead).toBe(6);
+      expect(await statuses()).toEqual({
+        [ids[0]]: 'waitbuyerreceive',
+        [ids[1]]: 'waitbuyerreceive',
+        [ids[2]]: 'confirm_goods',
+        [ids[3]]: 'confirm_goods',
+        [ids[4]]: 'confirm_goods',
+      });
+    } finally {
+      await stale.stop();
+    }
+  });
+
   it('refreshes an expired access token, and reports a token it cannot refresh without dying', async () => {
     fake.expireTokens();
     const before = await lastRunId('sweep');

@@ -7,11 +7,18 @@ import { InitialSchema1732400000000 } from './migrations/1732400000000-initial-s
 import { Dispatch1732500000000 } from './migrations/1732500000000-dispatch.js';
 import { OrderHistory1733000000000 } from './migrations/1733000000000-order-history.js';
 import { Sync1733100000000 } from './migrations/1733100000000-sync.js';
+import { SupplierChecked1733200000000 } from './migrations/1733200000000-supplier-checked.js';
 import { SyncRunEntity } from '../reconciliation/entities/sync-run.entity.js';
 import { SyncWatermarkEntity } from '../reconciliation/entities/sync-watermark.entity.js';
 
 export const ENTITIES = [OrderEntity, OrderHistoryEntity, InboxMessageEntity, SyncWatermarkEntity, SyncRunEntity];
-export const MIGRATIONS = [InitialSchema1732400000000, Dispatch1732500000000, OrderHistory1733000000000, Sync1733100000000];
+export const MIGRATIONS = [
+  InitialSchema1732400000000,
+  Dispatch1732500000000,
+  OrderHistory1733000000000,
+  Sync1733100000000,
+  SupplierChecked1733200000000,
+];
 
 export function dataSourceOptions(
   config: Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'>,

@@ -102,6 +102,7 @@ interface Harness {
   /** Every supplier order the sweep compared with ours, as often as it did. */
   compared: string[];
   published: InboundMessage[];
+  checked: string[][];
   runs: string[];
 }
 
@@ -109,6 +110,7 @@ function harness(options: { limit?: number; answerMs?: number | null; stale?: st
   const fake = new Memory1688();
   const compared: string[] = [];
   const published: InboundMessage[] = [];
+  const checked: string[][] = [];
   const runs: string[] = [];
   const answerMs = options.answerMs === undefined ? 100 : options.answerMs;
   const api = { call: fake.call.bind(fake), answerTimeMs: () => answerMs } as unknown as AlibabaApiClient;
@@ -121,6 +123,9 @@ function harness(options: { limit?: number; answerMs?: number | null; stale?: st
       );
     },
     staleLinked: async () => options.stale ?? [],
+    markSupplierChecked: async (ids: string[]) => {
+      checked.push([...ids]);
+    },
   } as unknown as OrdersRepository;
   const publisher = { publish: async (message: InboundMessage) => void published.push(message) } as unknown as OrderEventsPublisher;
   const sync = {
@@ -139,7 +144,7 @@ function harness(options: { limit?: number; answerMs?: number | null; stale?: st
     reconcileStaleBatch: 200,
   } as AppConfig;
   const service = new SweepService(api, { configured: true } as AlibabaTokenService, orders, publisher, sync, metrics, config);
-  return { service, fake, compared, published, runs };
+  return { service, fake, compared, published, checked, runs };
 }
 
 /** `count` orders created over the last 20 hours, each modified up to 2 hours later (and before now). */
@@ -277,5 +282,30 @@ describe('sweep: no empty page after a full last one', () => {
     h.fake.giveTotal = false;
     seed(h.fake, 100);
     expect(await h.service.sweep('manual')).toMatchObject({ pages: 3, examined: 100 });
+  });
+});
+
+describe('sweep: stale linked orders', () => {
+  it('re-reads the ones the window did not show, and marks every one chosen as checked, not-found ones included', async () => {
+    const h = harness({ stale: ['167539019430000001', '167539019490000001', '167539019490000002', '167539019499999999'] });
+    seed(h.fake, 10); // 167539019430000001 is in the window
+    const now = Date.now();
+    for (const id of ['167539019490000001', '167539019490000002'])
+      h.fake.add({ id, status: 'waitbuyerreceive', createTime: now - 10 * DAY, modifyTime: now - 9 * DAY });
+    const counts = await h.service.sweep('manual');
+    expect(counts.staleRead).toBe(2);
+    expect(h.fake.calls.filter((c) => c.api === BUYER_ORDER_VIEW.name).map((c) => c.params.orderId)).not.toContain('167539019430000001');
+    expect(h.checked).toHaveLength(1);
+    expect([...h.checked[0]].sort()).toEqual(['167539019430000001', '167539019490000001', '167539019490000002', '167539019499999999']);
+  });
+
+  it('marks the ones read before a failure', async () => {
+    const h = harness({ answerMs: null, stale: ['167539019490000001', '167539019490000002'] });
+    const now = Date.now();
+    for (const id of ['167539019490000001', '167539019490000002'])
+      h.fake.add({ id, status: 'waitbuyerreceive', createTime: now - 10 * DAY, modifyTime: now - 9 * DAY });
+    h.fake.failOn = (params) => params.orderId === '167539019490000002';
+    await expect(h.service.sweep('manual')).rejects.toThrow(/refused/);
+    expect(h.checked).toEqual([['167539019490000001']]);
   });
 });

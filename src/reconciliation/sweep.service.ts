@@ -211,31 +211,44 @@ export class SweepService {
     };
   }
 
-  /** Linked orders the window did not show whose open status has not moved for long: re-read one by one (as many at once as keep the limit busy). */
+  /**
+   * Linked orders the window did not show whose open status has not moved for long: re-read one
+   * by one (as many at once as keep the limit busy), those whose status was known at 1688 longest
+   * ago first. Each one chosen is marked as checked at 1688 now, re-read or shown by the window
+   * (or no longer found there), so that the next sweep chooses the next ones, not the same again.
+   */
   private async rereadStale(counts: SweepCounts, seen: Set<string>, signal?: AbortSignal): Promise<void> {
     const stale = await this.orders.staleLinked(
       new Date(Date.now() - this.config.reconcileStaleAfterMs),
       FINAL_STATUSES,
       this.config.reconcileStaleBatch,
     );
+    const checked = stale.filter((supplierOrderId) => seen.has(supplierOrderId));
     const toRead = stale.filter((supplierOrderId) => !seen.has(supplierOrderId));
     const lanes = lanesFor(this.config.alibabaApiRateLimit, this.api.answerTimeMs(BUYER_ORDER_VIEW), toRead.length, MAX_LANES);
-    await inLanes(
-      toRead.map((supplierOrderId) => async (laneSignal: AbortSignal) => {
-        try {
-          const answer = await this.api.call(BUYER_ORDER_VIEW, { webSite: '1688', orderId: supplierOrderId }, laneSignal);
-          const baseInfo = (answer.result as { baseInfo?: unknown } | undefined)?.baseInfo;
-          await this.compare([orderOf(baseInfo, BUYER_ORDER_VIEW.name)], counts, seen);
-          counts.staleRead++;
-        } catch (error) {
-          // An order 1688 no longer shows is not a reason to stop the others.
-          if (!(error instanceof AlibabaApiError) || error.kind !== 'not-found') throw error;
-          this.logger.warn({ msg: 'a linked order is not found at 1688', supplierOrderId });
-        }
-      }),
-      lanes,
-      signal,
-    );
+    try {
+      await inLanes(
+        toRead.map((supplierOrderId) => async (laneSignal: AbortSignal) => {
+          try {
+            const answer = await this.api.call(BUYER_ORDER_VIEW, { webSite: '1688', orderId: supplierOrderId }, laneSignal);
+            const baseInfo = (answer.result as { baseInfo?: unknown } | undefined)?.baseInfo;
+            await this.compare([orderOf(baseInfo, BUYER_ORDER_VIEW.name)], counts, seen);
+            counts.staleRead++;
+          } catch (error) {
+            // An order 1688 no longer shows is not a reason to stop the others.
+            if (!(error instanceof AlibabaApiError) || error.kind !== 'not-found') throw error;
+            this.logger.warn({ msg: 'a linked order is not found at 1688', supplierOrderId });
+          }
+          checked.push(supplierOrderId);
+        }),
+        lanes,
+        signal,
+      );
+    } catch (error) {
+      await this.orders.markSupplierChecked(checked, new Date()).catch(() => undefined);
+      throw error;
+    }
+    await this.orders.markSupplierChecked(checked, new Date());
   }
 
   private async compare(theirs: AlibabaOrder[], counts: SweepCounts, seen: Set<string>): Promise<void> {

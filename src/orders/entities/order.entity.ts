@@ -17,7 +17,8 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 @Index('orders_updated_idx', ['updatedAt'])
 @Index('orders_supplier_status_idx', ['supplierStatus'], { where: 'supplier_status IS NOT NULL' })
 @Index('orders_lease_idx', ['leaseUntil'], { where: `status = 'PROCESSING'` })
-@Index('orders_supplier_status_at_idx', ['supplierStatusAt'], { where: 'supplier_order_id IS NOT NULL' })
+// ((greatest(supplier_status_at, supplier_checked_at))) WHERE supplier_order_id IS NOT NULL: an expression, made by its migration.
+@Index('orders_supplier_known_at_idx', { synchronize: false })
 export class OrderEntity {
   @PrimaryColumn({ type: 'text' })
   id: string;
@@ -43,6 +44,10 @@ export class OrderEntity {
 
   @Column({ name: 'supplier_status_rank', type: 'smallint', nullable: true })
   supplierStatusRank: number | null;
+
+  /** When the supplier state was last checked at 1688 by the sweep (changed or not). */
+  @Column({ name: 'supplier_checked_at', type: 'timestamptz', nullable: true })
+  supplierCheckedAt: Date | null;
 
   @Column({ type: 'integer', default: 0 })
   attempts: number;

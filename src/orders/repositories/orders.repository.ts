@@ -325,16 +325,30 @@ export class OrdersRepository {
     );
   }
 
-  /** Linked orders whose supplier status is not final and has not changed since `before`, oldest first. */
+  /**
+   * Linked orders whose supplier status is not final and has not changed since `before`, those
+   * whose status was known at the supplier longest ago first: the later of its last change and
+   * its last check there (markSupplierChecked), so that orders checked and found unchanged make
+   * way for the others instead of being chosen again and again.
+   */
   async staleLinked(before: Date, finalStatuses: string[], limit: number): Promise<string[]> {
     if (limit <= 0) return [];
     const rows: { supplier_order_id: string }[] = await this.dataSource.query(
       `SELECT supplier_order_id FROM orders
        WHERE supplier_order_id IS NOT NULL AND supplier_status_at < $1 AND NOT (lower(supplier_status) = ANY($2::text[]))
-       ORDER BY supplier_status_at LIMIT $3`,
+       ORDER BY greatest(supplier_status_at, supplier_checked_at) LIMIT $3`,
       [before, finalStatuses, limit],
     );
     return rows.map((row) => row.supplier_order_id);
+  }
+
+  /** These supplier orders' states were checked at the supplier at `at` (changed or not); updated_at stays: nothing changed here. */
+  async markSupplierChecked(supplierOrderIds: string[], at: Date): Promise<void> {
+    if (supplierOrderIds.length === 0) return;
+    await this.dataSource.query(`UPDATE orders SET supplier_checked_at = $2 WHERE supplier_order_id = ANY($1::text[])`, [
+      supplierOrderIds,
+      at,
+    ]);
   }
 
   /** Which of these orders are still PROCESSING (waiting for their dispatch). */
