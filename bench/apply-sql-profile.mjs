@@ -49,16 +49,20 @@ import pg from 'pg';
 // @ts-expect-error -- pg ships no types for its utils
 import pgUtils from 'pg/lib/utils.js';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../dist/database/data-source-options.js';
-import { migrate } from '../dist/database/migrate.js';
-import { OrderMessageApplier, placeholderIdOf } from '../dist/orders/order-message-applier.js';
-import { InboxRepository, inboxKey } from '../dist/orders/repositories/inbox.repository.js';
-import { OrderHistoryRepository } from '../dist/orders/repositories/order-history.repository.js';
-import { OrdersRepository } from '../dist/orders/repositories/orders.repository.js';
-import { planSupplierUpdates } from '../dist/orders/supplier-status-plan.js';
-import { lifecycleRank } from '../dist/orders/supplier-status.js';
 import { mulberry32 } from '../tools/lib/harness-prng.mjs';
 import { ADMIN_DATABASE_URL, ROOT, cleanup, isolated } from './lib.mjs';
+
+// The compiled service (npm run build first). Loaded by path at run time, not imported: dist/ does
+// not exist when the harness is type-checked on a fresh clone, and its JavaScript carries no types.
+const fromDist = (/** @type {string} */ file) => import(new URL(`../dist/${file}`, import.meta.url).href);
+const { dataSourceOptions } = await fromDist('database/data-source-options.js');
+const { migrate } = await fromDist('database/migrate.js');
+const { OrderMessageApplier, placeholderIdOf } = await fromDist('orders/order-message-applier.js');
+const { InboxRepository, inboxKey } = await fromDist('orders/repositories/inbox.repository.js');
+const { OrderHistoryRepository } = await fromDist('orders/repositories/order-history.repository.js');
+const { OrdersRepository } = await fromDist('orders/repositories/orders.repository.js');
+const { planSupplierUpdates } = await fromDist('orders/supplier-status-plan.js');
+const { lifecycleRank } = await fromDist('orders/supplier-status.js');
 
 const BATCH = Number(process.env.BENCH_APPLY_BATCH ?? 1_000);
 const ORDERS = Number(process.env.BENCH_APPLY_ORDERS ?? 100_000);
