@@ -562,7 +562,7 @@ function applierFor(dataSource, way) {
       ]);
     };
   }
-  return new OrderMessageApplier(orders, history, new InboxRepository());
+  return new OrderMessageApplier(orders, history, new InboxRepository(dataSource));
 }
 
 /**

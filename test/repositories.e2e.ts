@@ -29,7 +29,7 @@ beforeAll(async () => {
   await ds.initialize();
   orders = new OrdersRepository(ds);
   history = new OrderHistoryRepository(ds);
-  inbox = new InboxRepository();
+  inbox = new InboxRepository(ds);
   applier = new OrderMessageApplier(orders, history, inbox);
 });
 afterAll(async () => {

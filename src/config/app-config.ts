@@ -118,6 +118,8 @@ export interface AppConfig {
   reconcileStaleAfterMs: number;
   /** At most this many stale orders are read per sweep. */
   reconcileStaleBatch: number;
+  /** Inbox rows (the lasting dedupe of message ids) older than this many days are deleted; 0 keeps them all. */
+  inboxRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -392,6 +394,7 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
     reconcileOverlapMs: int('RECONCILE_OVERLAP_MS', 10 * 60_000, 0, 86_400_000),
     reconcileStaleAfterMs: int('RECONCILE_STALE_AFTER_MS', 6 * 3_600_000, 60_000, 90 * 86_400_000),
     reconcileStaleBatch: int('RECONCILE_STALE_BATCH', 200, 0, 100_000),
+    inboxRetentionDays: int('INBOX_RETENTION_DAYS', 90, 0, 3_650),
   };
   // Development secrets mean nothing to the real 1688: calling it with them would only fail every minute.
   if (

@@ -71,6 +71,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly inboxExpired = new Counter({
+    name: 'ordersync_inbox_expired_total',
+    help: 'Inbox rows deleted for being older than INBOX_RETENTION_DAYS',
+    registers: [this.registry],
+  });
+
   readonly leaseRecoveries = new Counter({
     name: 'ordersync_dispatch_lease_recoveries_total',
     help: 'Orders whose dispatch lease expired, by what recovery did: extended (job alive), reported (result sent again), requeued (sent again)',

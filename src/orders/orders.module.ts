@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
+import { InboxRetention } from './inbox-retention.js';
 import { orderEventsProcessors } from './order-events.processors.js';
 import { OrderMessageApplier } from './order-message-applier.js';
 import { NewOrdersNotice } from './new-orders-notice.js';
@@ -27,7 +28,7 @@ export class OrdersModule {
         OrdersService,
         OrderMessageApplier,
         NewOrdersNotice,
-        ...(options.runWorkers ? orderEventsProcessors(config) : []),
+        ...(options.runWorkers ? [...orderEventsProcessors(config), InboxRetention] : []),
       ],
       exports: [OrdersRepository, OrderHistoryRepository, OrdersService],
     };

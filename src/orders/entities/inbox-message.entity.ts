@@ -1,8 +1,9 @@
-import { Check, Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** Every webhook message the orders module has applied or ignored, once per source and id. */
 @Entity('inbox_messages')
 @Check('inbox_messages_outcome_check', `outcome IN ('applied', 'ignored')`)
+@Index('inbox_messages_received_at_idx', ['receivedAt'])
 export class InboxMessageEntity {
   @PrimaryColumn({ type: 'text' })
   source: string;

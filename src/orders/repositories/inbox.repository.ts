@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { Db } from './db.js';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { returningRows, type Db } from './db.js';
 
 export interface InboxEntry {
   source: string;
@@ -22,6 +24,24 @@ export function inboxKey(source: string, messageId: string): string {
  */
 @Injectable()
 export class InboxRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Deletes up to `limit` of the oldest rows received before `before`; returns how many. Rows
+   * another worker is deleting are skipped, so that two workers never wait on each other.
+   */
+  async deleteReceivedBefore(before: Date, limit: number): Promise<number> {
+    const rows = await returningRows<{ source: string }>(
+      this.dataSource,
+      `DELETE FROM inbox_messages WHERE (source, message_id) IN (
+         SELECT source, message_id FROM inbox_messages WHERE received_at < $1
+         ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING source`,
+      [before, limit],
+    );
+    return rows.length;
+  }
+
   /** Records the messages not seen before and returns their keys ({@link inboxKey}); the others were applied already. */
   async recordNew(db: Db, entries: InboxEntry[]): Promise<Set<string>> {
     if (entries.length === 0) return new Set();

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InboxRetention } from '../src/orders/inbox-retention.js';
+import { eventually, startTestService, type TestService } from './support/service.js';
+
+/** The inbox (the lasting dedupe of message ids) is kept INBOX_RETENTION_DAYS, no longer. */
+let t: TestService;
+let keepAll: TestService;
+
+beforeAll(async () => {
+  [t, keepAll] = await Promise.all([
+    startTestService('inbox_retention', { INBOX_RETENTION_DAYS: '30', DISPATCH_ENABLED: 'false' }),
+    startTestService('inbox_keep_all', { INBOX_RETENTION_DAYS: '0', DISPATCH_ENABLED: 'false' }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([t?.stop(), keepAll?.stop()]);
+});
+
+/** `count` inbox rows received `days` ago, message ids from `first`. */
+async function seed(service: TestService, first: number, count: number, days: number): Promise<void> {
+  await service.db.query(
+    `INSERT INTO inbox_messages (source, message_id, topic, body, received_at, outcome)
+     SELECT '1688', ($1::int + g)::text, 'ORDER_X', '{}', now() - make_interval(days => $3::int), 'applied'
+     FROM generate_series(0, $2::int - 1) g`,
+    [first, count, days],
+  );
+}
+
+async function inboxCount(service: TestService, where = 'true'): Promise<number> {
+  const { rows } = await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM inbox_messages WHERE ${where}`);
+  return rows[0]?.n ?? 0;
+}
+
+describe('inbox retention', () => {
+  it('deletes rows older than INBOX_RETENTION_DAYS in batches and keeps the younger ones', async () => {
+    await seed(t, 1, 12_000, 45); // more than two batches of 5,000
+    await seed(t, 100_000, 300, 29);
+    await t.service.app.get(InboxRetention).deleteExpired();
+    expect(await inboxCount(t, `received_at < now() - interval '30 days'`)).toBe(0);
+    expect(await inboxCount(t)).toBe(300);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^ordersync_inbox_expired_total 12000$/m);
+  });
+
+  it('deletes each row once when workers run at the same time', async () => {
+    await seed(t, 200_000, 9_000, 60);
+    const retention = t.service.app.get(InboxRetention);
+    await Promise.all([retention.deleteExpired(), retention.deleteExpired(), retention.deleteExpired()]);
+    await eventually(async () => ((await inboxCount(t, `received_at < now() - interval '30 days'`)) === 0 ? true : undefined));
+    expect(await inboxCount(t)).toBe(300);
+  });
+
+  it('keeps everything with INBOX_RETENTION_DAYS=0', async () => {
+    await seed(keepAll, 1, 100, 400);
+    await keepAll.service.app.get(InboxRetention).deleteExpired();
+    expect(await inboxCount(keepAll)).toBe(100);
+  });
+});
