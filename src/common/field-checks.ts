@@ -4,20 +4,14 @@
  * wrong to `problems` and says whether the value passed.
  */
 
-/** Characters as class-validator's MaxLength counts them: a surrogate pair is one. */
+/**
+ * Characters as class-validator's MaxLength counts them (validator's isLength): a surrogate pair
+ * is one, and so is a character followed by a variation selector (U+FE0E, U+FE0F).
+ */
 export function characters(text: string): number {
-  let pairs = 0;
-  for (let i = 0; i < text.length - 1; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdbff) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        pairs++;
-        i++;
-      }
-    }
-  }
-  return text.length - pairs;
+  const presentationSequences = text.match(/[^\uFE0F\uFE0E][\uFE0F\uFE0E]/g)?.length ?? 0;
+  const surrogatePairs = text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0;
+  return text.length - presentationSequences - surrogatePairs;
 }
 
 export interface StringRule {

@@ -8,7 +8,8 @@ export class LogThrottle {
 
   constructor(
     private readonly intervalMs = 10_000,
-    private readonly now: () => number = Date.now,
+    /** Monotonic: a wall-clock step back would otherwise hide every repeated line for as long. */
+    private readonly now: () => number = () => performance.now(),
     /** Keys remembered at most; the oldest is forgotten past this (keys are few: routes, reasons). */
     private readonly maxKeys = 1_000,
   ) {}

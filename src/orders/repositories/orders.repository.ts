@@ -347,10 +347,12 @@ export class OrdersRepository {
   /** These supplier orders' states were checked at the supplier at `at` (changed or not); updated_at stays: nothing changed here. */
   async markSupplierChecked(supplierOrderIds: string[], at: Date): Promise<void> {
     if (supplierOrderIds.length === 0) return;
-    await this.dataSource.query(`UPDATE orders SET supplier_checked_at = $2 WHERE supplier_order_id = ANY($1::text[])`, [
-      supplierOrderIds,
-      at,
-    ]);
+    // Rows locked in id order, as the applier locks them, so that the two never deadlock.
+    await this.dataSource.query(
+      `UPDATE orders SET supplier_checked_at = $2
+       WHERE id IN (SELECT id FROM orders WHERE supplier_order_id = ANY($1::text[]) ORDER BY id FOR UPDATE)`,
+      [supplierOrderIds, at],
+    );
   }
 
   /** Which of these orders are still PROCESSING (waiting for their dispatch). */
