@@ -1,21 +1,27 @@
 /**
- * How much longer than one second the send gate's window must be so that no second, as the
- * supplier counts arrivals, holds more calls than the limit. Calls admitted a second apart
- * arrive less than a second apart only when the first took longer to get there than the second:
- * the margin must cover the spread of admission-to-arrival delays, not the delay itself.
+ * How much longer than one second a rate gate's window must be so that no second, as the other
+ * side counts arrivals, holds more calls than the limit. Calls admitted a second apart arrive
+ * less than a second apart only when the first took longer to get there than the second: the
+ * margin must cover the spread of admission-to-arrival delays, not the delay itself.
  *
- * Arrival is not observable here; admission-to-response is, and bounds it from above. The margin
- * is the spread (largest minus smallest) of the last 256 admission-to-response times, plus a
- * small allowance, kept within [MIN_MARGIN_MS, MAX_MARGIN_MS]. Until enough calls are measured it
- * is the fixed default. The largest, not a high percentile: measured on a loaded machine, the
- * 99th percentile let one sliding second in a few runs hold 1% more calls than the limit (its
- * outliers are exactly the calls that bunch up); the largest kept every second at the limit.
+ * Both callers measure admission (the request to Redis that admitted the call) to the answer's
+ * headers: an upper bound of the way there that also holds the other side's stalls. The margin is the spread
+ * (largest minus smallest) of the last 256 samples plus an allowance for what the samples cannot
+ * see (the network's and the other side's own jitter), kept within [minMs, maxMs]; until 32 calls
+ * are measured it is the default. The largest, not a high percentile: on a loaded machine the
+ * 99th percentile let a sliding second hold 1–2 % more calls than the limit (its outliers are
+ * exactly the calls that bunch up).
  */
-export const DEFAULT_MARGIN_MS = 100;
-export const MIN_MARGIN_MS = 10;
-export const MAX_MARGIN_MS = 1_000;
-/** Clock granularity and scheduling noise that the measurement cannot see. */
-const ALLOWANCE_MS = 5;
+export interface ArrivalMarginOptions {
+  allowanceMs: number;
+  minMs: number;
+  maxMs: number;
+  defaultMs: number;
+}
+
+/** The dispatch gate's: over admission-to-answer times. */
+export const DISPATCH_MARGIN: ArrivalMarginOptions = { allowanceMs: 5, minMs: 10, maxMs: 250, defaultMs: 100 };
+
 const SAMPLES = 256;
 const MIN_SAMPLES = 32;
 /** Recomputed after this many new samples. */
@@ -26,9 +32,13 @@ export class ArrivalMargin {
   private count = 0;
   private next = 0;
   private sinceRecompute = 0;
-  private current = DEFAULT_MARGIN_MS;
+  private current: number;
 
-  /** One call's admission-to-response time, in milliseconds. */
+  constructor(private readonly options: ArrivalMarginOptions = DISPATCH_MARGIN) {
+    this.current = options.defaultMs;
+  }
+
+  /** One call's measured delay, in milliseconds. */
   record(delayMs: number): void {
     if (!Number.isFinite(delayMs) || delayMs < 0) return;
     this.samples[this.next] = delayMs;
@@ -50,7 +60,7 @@ export class ArrivalMargin {
       if (sample < low) low = sample;
       if (sample > high) high = sample;
     }
-    const spread = high - low + ALLOWANCE_MS;
-    this.current = Math.round(Math.min(MAX_MARGIN_MS, Math.max(MIN_MARGIN_MS, spread)));
+    const { allowanceMs, minMs, maxMs } = this.options;
+    this.current = Math.round(Math.min(maxMs, Math.max(minMs, high - low + allowanceMs)));
   }
 }

@@ -77,8 +77,8 @@ export class OrderDispatchProcessor extends WorkerHost {
     const runBefore = job.attemptsStarted > 1 || job.data.recovered === true;
     if (runBefore && !(await this.claims.isAwaitingDispatch(orderId))) return { outcome: 'skipped' };
 
-    const admittedAt = await this.gate.admit();
-    const answer = await this.client.send(orderId, job.data.payloadJson, () => this.gate.answered(admittedAt));
+    const answered = await this.gate.admit();
+    const answer = await this.client.send(orderId, job.data.payloadJson, answered);
     this.metrics.dispatchCalls.inc({ outcome: answer.kind === 'retry' && answer.rateLimited ? 'rate_limited' : answer.kind });
     if (answer.kind === 'success') {
       const result = await this.report(job, { outcome: 'completed', supplierOrderId: answer.supplierOrderId, error: answer.note });

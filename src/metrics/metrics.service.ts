@@ -53,7 +53,7 @@ export class MetricsService {
 
   readonly dispatchSendMargin = new Gauge({
     name: 'ordersync_dispatch_send_margin_seconds',
-    help: "What this process's send gate adds to its one-second window: the measured spread of admission-to-answer times",
+    help: "What this process's send gate adds to its one-second window: the measured spread of admission-to-sent delays plus an allowance",
     registers: [this.registry],
   });
 
