@@ -32,6 +32,19 @@ async function inboxCount(service: TestService, where = 'true'): Promise<number>
 }
 
 describe('inbox retention', () => {
+  it('builds its index by arrival time at start, concurrently, and valid', async () => {
+    await eventually(async () => {
+      const { rows } = await t.db.query<{ valid: boolean; def: string }>(
+        `SELECT i.indisvalid AS valid, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'inbox_messages_received_at_idx'`,
+      );
+      return rows[0]?.valid ? rows[0].def : undefined;
+    });
+    // The service with retention off never builds it.
+    const { rows } = await keepAll.db.query(`SELECT 1 FROM pg_class WHERE relname = 'inbox_messages_received_at_idx'`);
+    expect(rows).toEqual([]);
+  });
+
   it('deletes rows older than INBOX_RETENTION_DAYS in batches and keeps the younger ones', async () => {
     await seed(t, 1, 12_000, 45); // more than two batches of 5,000
     await seed(t, 100_000, 300, 29);

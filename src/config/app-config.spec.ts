@@ -124,9 +124,18 @@ describe('loadConfig', () => {
     ['DISPATCH_RETRY_AFTER_MAX_MS', '-1', /DISPATCH_RETRY_AFTER_MAX_MS must be between/],
     ['REQUEST_TIMEOUT_MS', '10', /REQUEST_TIMEOUT_MS must be between/],
     ['ORDER_EVENTS_PARTITIONS', '0', /ORDER_EVENTS_PARTITIONS must be between 1 and 64/],
+    ['INBOX_RETENTION_DAYS', '7', /INBOX_RETENTION_DAYS \(7\) must be 0 \(keep all\) or longer than .* \(7 days\)/],
+    ['INBOX_RETENTION_DAYS', '-1', /INBOX_RETENTION_DAYS must be between/],
   ])('rejects %s=%s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('keeps the inbox longer than the pull looks back', () => {
+    expect(() => loadConfig({ INBOX_RETENTION_DAYS: '20', PUSH_PULL_LOOKBACK_MS: String(30 * 86_400_000) })).toThrow(/\(30 days\)/);
+    expect(loadConfig({ INBOX_RETENTION_DAYS: '8' }).config.inboxRetentionDays).toBe(8);
+    expect(loadConfig({ INBOX_RETENTION_DAYS: '0' }).config.inboxRetentionDays).toBe(0);
+    expect(loadConfig({}).config.inboxRetentionDays).toBe(90);
   });
 
   it('reads the database name from the URL', () => {

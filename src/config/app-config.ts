@@ -409,6 +409,13 @@ export function loadConfig(given: Env = readEnvironment()): LoadedConfig {
       `DISPATCH_LOCK_MS (${config.dispatchLockMs}) must be longer than EXTERNAL_API_TIMEOUT_MS (${config.externalApiTimeoutMs}), or a slow call would be taken over while still in flight`,
     );
   }
+  // A message id forgotten before 1688 stops offering it for pulling (7 days) would be applied again.
+  const pullHorizonMs = Math.max(7 * 86_400_000, config.pushPullLookbackMs);
+  if (config.inboxRetentionDays !== 0 && config.inboxRetentionDays * 86_400_000 <= pullHorizonMs) {
+    errors.push(
+      `INBOX_RETENTION_DAYS (${config.inboxRetentionDays}) must be 0 (keep all) or longer than 1688 keeps messages for pulling and PUSH_PULL_LOOKBACK_MS (${Math.ceil(pullHorizonMs / 86_400_000)} days)`,
+    );
+  }
   if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return { config, devFallbacks };
 }

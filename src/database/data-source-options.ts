@@ -8,7 +8,6 @@ import { Dispatch1732500000000 } from './migrations/1732500000000-dispatch.js';
 import { OrderHistory1733000000000 } from './migrations/1733000000000-order-history.js';
 import { Sync1733100000000 } from './migrations/1733100000000-sync.js';
 import { SupplierChecked1733200000000 } from './migrations/1733200000000-supplier-checked.js';
-import { InboxRetention1733300000000 } from './migrations/1733300000000-inbox-retention.js';
 import { SyncRunEntity } from '../reconciliation/entities/sync-run.entity.js';
 import { SyncWatermarkEntity } from '../reconciliation/entities/sync-watermark.entity.js';
 
@@ -19,7 +18,6 @@ export const MIGRATIONS = [
   OrderHistory1733000000000,
   Sync1733100000000,
   SupplierChecked1733200000000,
-  InboxRetention1733300000000,
 ];
 
 export function dataSourceOptions(

@@ -3,7 +3,9 @@ import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 /** Every webhook message the orders module has applied or ignored, once per source and id. */
 @Entity('inbox_messages')
 @Check('inbox_messages_outcome_check', `outcome IN ('applied', 'ignored')`)
-@Index('inbox_messages_received_at_idx', ['receivedAt'])
+// Built by the workers with CREATE INDEX CONCURRENTLY (InboxRetention), not by a migration: a
+// migration's transaction would lock the inbox, and orders with it, for the whole build.
+@Index('inbox_messages_received_at_idx', { synchronize: false })
 export class InboxMessageEntity {
   @PrimaryColumn({ type: 'text' })
   source: string;

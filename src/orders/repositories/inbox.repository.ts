@@ -13,6 +13,8 @@ export interface InboxEntry {
   reason: string | null;
 }
 
+export const RECEIVED_AT_INDEX = 'inbox_messages_received_at_idx';
+
 /** The key a message is known by in the inbox. */
 export function inboxKey(source: string, messageId: string): string {
   return `${source}\u0000${messageId}`;
@@ -25,6 +27,24 @@ export function inboxKey(source: string, messageId: string): string {
 @Injectable()
 export class InboxRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Builds the index by arrival time that retention deletes by, without locking writes (CREATE
+   * INDEX CONCURRENTLY, outside any transaction); nothing when it exists already.
+   */
+  async ensureReceivedAtIndex(): Promise<void> {
+    await this.dataSource.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${RECEIVED_AT_INDEX} ON inbox_messages (received_at)`);
+  }
+
+  /** Whether that index exists and is usable (a concurrent build in progress or failed leaves it invalid). */
+  async receivedAtIndexValid(): Promise<boolean | null> {
+    const rows: { valid: boolean }[] = await this.dataSource.query(
+      `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`,
+      [RECEIVED_AT_INDEX],
+    );
+    return rows[0]?.valid ?? null;
+  }
 
   /**
    * Deletes up to `limit` of the oldest rows received before `before`; returns how many. Rows
