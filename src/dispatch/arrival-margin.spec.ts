@@ -51,17 +51,19 @@ describe('ArrivalMargin', () => {
     expect(margin.marginMs()).toBe(10);
   });
 
-  it('for dispatch: 100 ms at first, 10 ms at least, and one slow answer costs at most 250 ms', () => {
+  it('for dispatch: 100 ms at first and at least, wider with wider answers, 250 ms at most', () => {
     expect(new ArrivalMargin(DISPATCH_MARGIN).marginMs()).toBe(100);
     expect(
       withSamples(
         Array.from({ length: 64 }, () => 3),
         DISPATCH_MARGIN,
       ).marginMs(),
-    ).toBe(10);
-    const samples = Array.from({ length: 64 }, (_, i) => 50 + (i % 11));
-    expect(withSamples(samples, DISPATCH_MARGIN).marginMs()).toBe(15);
-    samples[3] = 1_500;
+    ).toBe(100);
+    const samples = Array.from({ length: 64 }, (_, i) => 50 + (i % 151)); // spread 63 ms of 64 samples
+    expect(withSamples(samples, DISPATCH_MARGIN).marginMs()).toBe(100);
+    samples[3] = 200; // spread 150 ms
+    expect(withSamples(samples, DISPATCH_MARGIN).marginMs()).toBe(155);
+    samples[4] = 1_500;
     expect(withSamples(samples, DISPATCH_MARGIN).marginMs()).toBe(250);
   });
 });

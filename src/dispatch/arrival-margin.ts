@@ -19,8 +19,14 @@ export interface ArrivalMarginOptions {
   defaultMs: number;
 }
 
-/** The dispatch gate's: over admission-to-answer times. */
-export const DISPATCH_MARGIN: ArrivalMarginOptions = { allowanceMs: 5, minMs: 10, maxMs: 250, defaultMs: 100 };
+/**
+ * The dispatch gate's: over admission-to-answer times, never under 100 ms. Below that (10 ms at
+ * least, the spread alone) the benchmark reached 0.97 of the limit, but on a loaded machine the
+ * fake supplier, whose own event loop stalls, counted 201 calls in a second of 200 (chaos) and up
+ * to 510 of 500 (bench): stalls the spread of the last answers does not foresee. So the margin
+ * only grows past the fixed 100 ms it replaced, when answers spread wider.
+ */
+export const DISPATCH_MARGIN: ArrivalMarginOptions = { allowanceMs: 5, minMs: 100, maxMs: 250, defaultMs: 100 };
 
 const SAMPLES = 256;
 const MIN_SAMPLES = 32;

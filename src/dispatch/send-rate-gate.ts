@@ -11,13 +11,10 @@ import { ArrivalMargin, DISPATCH_MARGIN } from './arrival-margin.js';
  * The last word on EXTERNAL_API_RATE_LIMIT, taken just before each call. BullMQ's limiter
  * paces jobs as they start; time spent between a job's start and its request (a busy event
  * loop, a database look-up) could bunch calls up, and this gate keeps any second at the limit.
- * Its window is one second plus a margin that follows the measured spread of this process's
- * admission-to-answer times (ArrivalMargin), so that a steady supplier is used closer to its
- * limit than a fixed margin allows. Admission-to-answer holds the supplier's own time to answer,
- * which widens the margin more than needed, but also the supplier's own stalls before it counts
- * a call, which admission-to-sent (tried) does not see: with it the fake supplier, on a loaded
- * machine, counted up to 503 calls in a second of 500. At most 250 ms, so that a slow answer
- * costs a fifth of the limit at worst.
+ * Its window is one second plus a margin of at least 100 ms that widens with the measured spread
+ * of this process's admission-to-answer times (ArrivalMargin; at most 250 ms, so that a slow
+ * answer costs a fifth of the limit at worst). Narrower margins were measured and refused: see
+ * DISPATCH_MARGIN.
  */
 @Injectable()
 export class SendRateGate {
