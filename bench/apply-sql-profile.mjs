@@ -35,7 +35,7 @@
 // … TEMPLATE) and a CHECKPOINT precedes its first batch, so that every run starts alike (the first
 // change of a page after a checkpoint writes a full-page image).
 //
-//   npm run build && flock /tmp/ordersync-heavy.lock timeout 600 node bench/apply-sql-profile.mjs
+//   npm run build && node bench/apply-sql-profile.mjs
 //
 // BENCH_APPLY_BATCH (1000), BENCH_APPLY_ORDERS (100000), BENCH_APPLY_IN_FLIGHT (10000),
 // BENCH_APPLY_INBOX (200000), BENCH_APPLY_ROUNDS (5), BENCH_APPLY_SEED (1688),

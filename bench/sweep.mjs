@@ -14,7 +14,7 @@
 // they had been created, dispatched and pushed long ago; the fake's orders are seeded through its
 // control API. The schedules are off (RECONCILE_CRON, PUSH_PULL_CRON): only the run asked for runs.
 //
-//   flock /tmp/ordersync-heavy.lock timeout 900 node bench/sweep.mjs
+//   node bench/sweep.mjs
 //
 // BENCH_SWEEP_ORDERS (100000), BENCH_SWEEP_DRIFTED (1000), BENCH_SWEEP_LIMIT (20: the
 // ALIBABA_API_RATE_LIMIT given to the service and the fake's own limit; 2,000 pages take 100 s at
