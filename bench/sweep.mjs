@@ -23,7 +23,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { spawnFake1688OpenApi } from '../tools/fake-1688-open-api.mjs';
-import { changeOrderStatuses } from '../tools/simulator-1688.mjs';
+import { SILENT_NEXT, changeOrderStatuses } from '../tools/simulator-1688.mjs';
 import { mulberry32 } from '../tools/lib/harness-prng.mjs';
 import { alibabaSyncEnv, fake1688Credentials } from '../tools/lib/harness-secrets.mjs';
 import { ADMIN_KEY, API_KEY, cleanup, isolated, printTable, serviceEnv, startService } from './lib.mjs';
@@ -55,14 +55,6 @@ const STATUS_MIX = /** @type {const} */ ([
   ['success', 0.45],
   ['cancel', 0.05],
 ]);
-/** What a change with no push makes of a status: a refund after delivery, a seller closing an order (demo, chaos scenario 8). */
-const DRIFT_NEXT = /** @type {Record<string, string>} */ ({
-  waitbuyerpay: 'cancel',
-  waitsellersend: 'cancel',
-  waitbuyerreceive: 'terminated',
-  confirm_goods: 'terminated',
-  success: 'terminated',
-});
 /** supplier_status_rank as the applier writes it (src/orders/supplier-status.ts LIFECYCLE). */
 const RANK = /** @type {Record<string, number>} */ ({
   waitbuyerpay: 10,
@@ -147,12 +139,12 @@ async function insertOurs(db, orders) {
  * @param {SeededOrder[]} orders
  */
 function pickDrift(orders) {
-  const candidates = orders.filter((o) => DRIFT_NEXT[o.status] !== undefined);
+  const candidates = orders.filter((o) => SILENT_NEXT[o.status] !== undefined);
   if (candidates.length < DRIFTED) throw new Error(`only ${candidates.length} orders can drift, ${DRIFTED} asked`);
   const step = candidates.length / DRIFTED;
   return Array.from({ length: DRIFTED }, (_, k) => {
     const order = /** @type {SeededOrder} */ (candidates[Math.floor(k * step + step / 2)]);
-    return { orderId: order.id, status: /** @type {string} */ (DRIFT_NEXT[order.status]) };
+    return { orderId: order.id, status: /** @type {string} */ (SILENT_NEXT[order.status]) };
   });
 }
 

@@ -11,7 +11,7 @@
 // (every order's status compared), every message 1688 kept pulled, applied and confirmed once,
 // nothing applied twice, no dead letters, the 1688 rate limit kept. Before the outage 1688
 // pushes normally and our own orders are created and dispatched, as in the other scenarios.
-import { changeOrderStatuses, planPushes, runSimulator } from '../tools/simulator-1688.mjs';
+import { changeOrderStatuses, planPushes, runSimulator, silentChangesFor } from '../tools/simulator-1688.mjs';
 import { alibabaSyncEnv } from '../tools/lib/harness-secrets.mjs';
 import {
   APP_SECRET,
@@ -71,15 +71,6 @@ const RESEND_BASE_MS = 1_000;
 const TIMELINE = { orderSpreadSec: 30, stepGapMaxSec: 8 };
 /** Share of the outage's orders whose status changes once more at 1688 after their pushes, with no push. */
 const SILENT_RATE = 0.15;
-
-/** What a silent change makes of a status: a refund or a seller's close (as the simulator's silentChangeRate does). */
-const SILENT_NEXT = /** @type {Record<string, string>} */ ({
-  waitbuyerpay: 'cancel',
-  waitsellersend: 'cancel',
-  waitbuyerreceive: 'terminated',
-  confirm_goods: 'terminated',
-  success: 'terminated',
-});
 
 /**
  * Orders at the fake 1688 whose status differs from ours (or that we do not have, or have twice).
@@ -199,12 +190,7 @@ export default {
     };
     const refusing = runSimulator(refusedOptions);
     // Meanwhile refunds and closes at 1688 for orders pushed before: no push, no message kept.
-    const candidates = Object.entries(pushed.finalStatusAt1688).filter(([, status]) => SILENT_NEXT[status] !== undefined);
-    const step = Math.max(1, Math.floor(candidates.length / s.silentBefore));
-    const silentBefore = candidates
-      .filter((_, i) => i % step === 0)
-      .slice(0, s.silentBefore)
-      .map(([orderId, status]) => ({ orderId, status: /** @type {string} */ (SILENT_NEXT[status]) }));
+    const silentBefore = silentChangesFor(pushed.finalStatusAt1688, s.silentBefore).map(({ orderId, status }) => ({ orderId, status }));
     await ctx.sleep(2_000);
     const changedBefore = await changeOrderStatuses(fake.baseUrl, silentBefore);
     const refused = await refusing;

@@ -28,7 +28,7 @@ import { spawnFake1688OpenApi } from '../tools/fake-1688-open-api.mjs';
 import { spawnFakeSupplierApi } from '../tools/fake-supplier-api.mjs';
 import { HARNESS_SECRETS, alibabaSyncEnv, fake1688Credentials, harnessSecretEnv } from '../tools/lib/harness-secrets.mjs';
 import { launchService } from '../tools/lib/harness-service.mjs';
-import { changeOrderStatuses, runSimulator } from '../tools/simulator-1688.mjs';
+import { changeOrderStatuses, runSimulator, silentChangesFor } from '../tools/simulator-1688.mjs';
 
 /**
  * @typedef {import('../tools/fake-supplier-api.mjs').SpawnedFakeSupplierApi} SpawnedFakeSupplierApi
@@ -54,14 +54,6 @@ const ALIBABA_RATE_LIMIT = 10;
 const FAKE_1688_OPTIONS = { ...fake1688Credentials(), rateLimit: ALIBABA_RATE_LIMIT, latencyMs: 5, latencyJitterMs: 3, seed: 1688 };
 /** Share of the orders whose status changes at 1688 with no push once the pushes are applied (at least one). */
 const DRIFT_SHARE = 0.05;
-/** What such a change makes of a status: a buyer's refund after delivery, a seller closing an unpaid or unsent order. */
-const DRIFT_NEXT = /** @type {Record<string, string>} */ ({
-  waitbuyerpay: 'cancel',
-  waitsellersend: 'cancel',
-  waitbuyerreceive: 'terminated',
-  confirm_goods: 'terminated',
-  success: 'terminated',
-});
 /** How long the sweep may take to repair the drift, from POST /reconciliation/run. */
 const REPAIR_TIMEOUT_MS = 60_000;
 // The harnesses' credentials (tools/lib/harness-secrets.mjs): production accepts them (16+ characters, no placeholder).
@@ -866,19 +858,17 @@ async function run() {
 async function driftAndSweep(finalStatusAt1688) {
   const fake1688 = state.fake1688;
   if (!fake1688) throw new Error('the fake 1688 Open API is not running');
-  const candidates = Object.entries(finalStatusAt1688).filter(([, status]) => DRIFT_NEXT[status] !== undefined);
   const wanted = Math.max(1, Math.round(Object.keys(finalStatusAt1688).length * DRIFT_SHARE));
-  const step = Math.max(1, Math.floor(candidates.length / wanted));
-  const picked = candidates.filter((_, i) => i % step === 0).slice(0, wanted);
+  const picked = silentChangesFor(finalStatusAt1688, wanted);
   /** @type {Record<string, number>} */
   const from = {};
-  for (const [, status] of picked) from[`${status} → ${DRIFT_NEXT[status]}`] = (from[`${status} → ${DRIFT_NEXT[status]}`] ?? 0) + 1;
+  for (const change of picked) from[`${change.from} → ${change.status}`] = (from[`${change.from} → ${change.status}`] ?? 0) + 1;
   /** @type {ReconciliationView} */
   const before = await api('GET', '/reconciliation');
   const changes = await guard(
     changeOrderStatuses(
       fake1688.baseUrl,
-      picked.map(([orderId, status]) => ({ orderId, status: /** @type {string} */ (DRIFT_NEXT[status]) })),
+      picked.map(({ orderId, status }) => ({ orderId, status })),
     ),
   );
   /** @type {DriftResult} */

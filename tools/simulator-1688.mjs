@@ -497,16 +497,33 @@ function buildPlan(o) {
 }
 
 /**
- * The status a silent change (refund, seller's close) gives an order, by its status before.
- * @type {Readonly<Partial<Record<OrderStatus1688, string>>>}
+ * The status a silent change (refund, seller's close) gives an order, by its status before: what
+ * the simulator's silentChangeRate, chaos scenario 8, the demo and the sweep bench all use.
+ * @type {Readonly<Partial<Record<string, string>>>}
  */
-const SILENT_NEXT = Object.freeze({
+export const SILENT_NEXT = Object.freeze({
   waitbuyerpay: 'cancel',
   waitsellersend: 'cancel',
   waitbuyerreceive: 'terminated',
   confirm_goods: 'terminated',
   success: 'terminated',
 });
+
+/**
+ * Up to `count` silent changes spread evenly over the orders that can take one (SILENT_NEXT),
+ * for changeOrderStatuses: the drift the demo and chaos scenario 8 make at the fake 1688.
+ * @param {Record<string, string>} statusByOrder 1688's current status of each supplier order
+ * @param {number} count
+ * @returns {{ orderId: string; status: string; from: string }[]}
+ */
+export function silentChangesFor(statusByOrder, count) {
+  const candidates = Object.entries(statusByOrder).filter(([, status]) => SILENT_NEXT[status] !== undefined);
+  const step = Math.max(1, Math.floor(candidates.length / count));
+  return candidates
+    .filter((_, i) => i % step === 0)
+    .slice(0, count)
+    .map(([orderId, status]) => ({ orderId, status: /** @type {string} */ (SILENT_NEXT[status]), from: status }));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Handing what was not delivered to the fake 1688 Open API
