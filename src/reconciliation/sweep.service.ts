@@ -245,7 +245,10 @@ export class SweepService {
         signal,
       );
     } catch (error) {
-      await this.orders.markSupplierChecked(checked, new Date()).catch(() => undefined);
+      // What was read before the failure still counts as checked; the sweep's own error is the one to report.
+      await this.orders.markSupplierChecked(checked, new Date()).catch((markError: Error) => {
+        this.logger.warn({ msg: 'could not mark re-read orders as checked', count: checked.length, err: markError.message });
+      });
       throw error;
     }
     await this.orders.markSupplierChecked(checked, new Date());
