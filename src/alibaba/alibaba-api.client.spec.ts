@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import type { RedisClient } from '../redis/redis-connections.js';
@@ -7,21 +9,33 @@ import { BUYER_ORDER_LIST, BUYER_ORDER_VIEW, PUSH_MESSAGE_LIST } from './alibaba
 import type { AlibabaTokenService } from './alibaba-token.service.js';
 
 /**
- * The client's rate gate and answer times, with Redis and 1688 stood in for: the window each
- * admission asks the fleet gate for (one second plus the margin), and how long answers took.
+ * The client's rate gate and answer times, on the real Redis (a key prefix of its own) with 1688
+ * stood in for by a stubbed fetch: the window each admission asks the fleet gate for (one second
+ * plus the margin, read off the eval call), and how long answers took. The limit is high enough
+ * that the gate never makes a call wait.
  */
+const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+const prefix = `alibaba-client-spec-${randomBytes(4).toString('hex')}`;
+afterAll(async () => {
+  await redis.del(`${prefix}:alibaba-rate-log`);
+  redis.disconnect();
+});
+
 function client() {
   const windows: number[] = [];
-  const redis = {
-    // FleetRateGate: eval(script, 1, key, windowMs, perSecond, id) -> 0 when admitted.
-    eval: async (_script: string, _keys: number, _key: string, windowMs: number) => {
-      windows.push(windowMs);
-      return 0;
+  const recording = new Proxy(redis, {
+    get(target, property, receiver) {
+      if (property !== 'eval') return Reflect.get(target, property, receiver) as unknown;
+      // FleetRateGate: eval(script, 1, key, windowMs, perSecond, id, keepMs).
+      return (...args: Parameters<Redis['eval']>) => {
+        windows.push(Number(args[3]));
+        return target.eval(...args);
+      };
     },
-  } as unknown as RedisClient;
+  }) as unknown as RedisClient;
   const config = {
-    queuePrefix: 'test',
-    alibabaApiRateLimit: 20,
+    queuePrefix: prefix,
+    alibabaApiRateLimit: 100_000,
     alibabaApiUrl: 'http://1688.invalid/openapi',
     alibabaAppKey: '1234567',
     alibabaAppSecret: 'secret',
@@ -30,7 +44,7 @@ function client() {
   } as AppConfig;
   const tokens = { token: async () => 'token', refused: async () => undefined } as unknown as AlibabaTokenService;
   const metrics = { alibabaApiCalls: { inc: () => undefined } } as unknown as MetricsService;
-  return { api: new AlibabaApiClient(config, tokens, metrics, redis), windows };
+  return { api: new AlibabaApiClient(config, tokens, metrics, recording), windows };
 }
 
 /** 1688 answering each call after `delays()` ms. */
