@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRetention } from '../src/orders/inbox-retention.js';
+import { api, orderMessage, push1688 } from './support/http.js';
 import { eventually, startTestService, type TestService } from './support/service.js';
 
 /** The inbox (the lasting dedupe of message ids) is kept INBOX_RETENTION_DAYS, no longer. */
@@ -65,6 +66,25 @@ describe('inbox retention', () => {
     // Every row deleted and counted exactly once across the three rounds (12,000 before, 9,000 now).
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^ordersync_inbox_expired_total 21000$/m);
+  });
+
+  it('a message re-sent after the inbox forgot it changes no status: a status never moves back', async () => {
+    const supplierOrderId = '167539019420541234';
+    const at = Date.now() - 3_600_000;
+    const older = orderMessage({ msgId: 88001, orderId: supplierOrderId, status: 'waitsellersend', gmtBorn: at });
+    const newer = orderMessage({ msgId: 88002, orderId: supplierOrderId, status: 'waitbuyerreceive', gmtBorn: at + 60_000 });
+    expect((await push1688(t.baseUrl, older)).status).toBe(200);
+    expect((await push1688(t.baseUrl, newer)).status).toBe(200);
+    const status = async () => (await api(t.baseUrl, 'GET', `/orders/1688-${supplierOrderId}`)).body?.supplierStatus as string | undefined;
+    await eventually(async () => ((await status()) === 'waitbuyerreceive' ? true : undefined));
+    // Both messages age past the retention and are forgotten...
+    await t.db.query(`UPDATE inbox_messages SET received_at = now() - interval '45 days' WHERE message_id IN ('88001', '88002')`);
+    await t.service.app.get(InboxRetention).deleteExpired();
+    expect(await inboxCount(t, `message_id IN ('88001', '88002')`)).toBe(0);
+    // ...then 1688 offers the older one again: applied as new, it is older than the status held.
+    expect((await push1688(t.baseUrl, older)).status).toBe(200);
+    await eventually(async () => ((await inboxCount(t, `message_id = '88001'`)) === 1 ? true : undefined));
+    expect(await status()).toBe('waitbuyerreceive');
   });
 
   it('keeps everything with INBOX_RETENTION_DAYS=0', async () => {
